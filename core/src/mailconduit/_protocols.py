@@ -1,0 +1,188 @@
+"""The typing.Protocols for what plugins provide: transports, authenticators, actions, engines, transforms.
+
+Each protocol is small on purpose so a user can write one; ``mailconduit.testing`` has a contract
+suite for each, and the built-in ``memory`` transport passes the same suites as the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from mailconduit._model import Account
+from mailconduit._types import (
+    ActionResult,
+    Credentials,
+    Direction,
+    FolderInfo,
+    FolderState,
+    MessageRef,
+    RawMail,
+    SendResult,
+    Stage,
+    StoredMessage,
+    TransformResult,
+)
+
+__all__ = [
+    "Action",
+    "ActionContext",
+    "Authenticator",
+    "Mailbox",
+    "ReceiveTransport",
+    "SendSession",
+    "SendTransport",
+    "TemplateEngine",
+    "Transform",
+]
+
+
+@runtime_checkable
+class SendSession(Protocol):
+    """An open, logged-in connection that sends many messages; the outbox reuses it."""
+
+    def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> SendResult:
+        """Send ``data`` (RFC 5322 bytes, CRLF line ends) to ``recipients``.
+
+        Returns a result per recipient; raises ``ServerReplyError`` (with ``temporary`` set from the
+        reply class) when the whole message was refused, ``TransportError`` when the connection failed.
+        """
+        ...
+
+    def close(self) -> None:
+        """End the session politely (QUIT); never raises."""
+        ...
+
+
+@runtime_checkable
+class SendTransport(Protocol):
+    """Opens send sessions for an account (``smtp``, ``memory``, or one of your own)."""
+
+    def open(self, account: Account, credentials: Credentials | None) -> SendSession:
+        """Connect, secure and log in with ``credentials`` (None when the server needs no login)."""
+        ...
+
+
+@runtime_checkable
+class Mailbox(Protocol):
+    """An open, logged-in connection to an account's mail on a server."""
+
+    def folders(self) -> list[FolderInfo]:
+        """List the folders (POP3: just ``INBOX``)."""
+        ...
+
+    def state(self, folder: str) -> FolderState:
+        """Select ``folder`` and report its UIDVALIDITY and size."""
+        ...
+
+    def list_new(
+        self, folder: str, known: Iterable[str], oldest_first: bool, limit: int | None
+    ) -> list[MessageRef]:
+        """Return up to ``limit`` messages of ``folder`` whose keys are not in ``known``.
+
+        Ordered oldest first or latest first as asked; None means no limit.
+        """
+        ...
+
+    def fetch(self, folder: str, refs: Sequence[MessageRef]) -> Iterator[RawMail]:
+        """Yield the raw bytes of ``refs``, pipelined; must not mark anything as seen."""
+        ...
+
+    def delete(self, folder: str, refs: Sequence[MessageRef]) -> None:
+        """Delete exactly ``refs`` (never a whole-folder expunge)."""
+        ...
+
+    def move(self, folder: str, refs: Sequence[MessageRef], target: str) -> None:
+        """Move exactly ``refs`` to ``target``, which must exist."""
+        ...
+
+    def wait(self, folder: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for new mail (IMAP IDLE); False on timeout or if unsupported."""
+        ...
+
+    def close(self) -> None:
+        """Log out and close the connection; never raises."""
+        ...
+
+
+@runtime_checkable
+class ReceiveTransport(Protocol):
+    """Opens mailboxes for an account (``imap``, ``pop3``, ``memory``, or one of your own)."""
+
+    def open(self, account: Account, credentials: Credentials | None) -> Mailbox:
+        """Connect, secure and log in with ``credentials``."""
+        ...
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    """Turns an account into credentials for a protocol (``password``, ``entra_oauth``)."""
+
+    def credentials(self, account: Account, protocol: str) -> Credentials:
+        """Return credentials for ``account`` to use with ``protocol`` (``smtp``, ``imap``, ``pop3``).
+
+        Raises ``ConfigError`` when the account's auth settings are not this authenticator's.
+        """
+        ...
+
+
+@runtime_checkable
+class ActionContext(Protocol):
+    """What a pipeline action may use besides the message: the account, the store, the log."""
+
+    @property
+    def account(self) -> Account:
+        """The account the message was received for."""
+        ...
+
+    def log(self, level: str, text: str) -> None:
+        """Write an entry to the account's email log (level ``info``, ``warning`` or ``error``)."""
+        ...
+
+    def keep(self, message: StoredMessage, facts: Mapping[str, str]) -> None:
+        """Record ``facts`` about ``message`` in the store, durably, with the batch's results."""
+        ...
+
+
+@runtime_checkable
+class Action(Protocol):
+    """A per-message pipeline step (``store``, ``log``, ``webhook`` ...), configured in the YAML."""
+
+    def __call__(self, message: StoredMessage, context: ActionContext) -> ActionResult:
+        """Process one stored message; reject it (``accepted=False``) to leave it on the server.
+
+        Raising is treated as a rejection with the exception as the reason; the batch goes on.
+        """
+        ...
+
+
+@runtime_checkable
+class TemplateEngine(Protocol):
+    """Renders template source with data (the built-in ``jinja2`` engine is sandboxed)."""
+
+    def render(self, source: str, data: Mapping[str, Any], *, name: str, autoescape: bool) -> str:
+        """Render ``source`` with ``data``; ``name`` is used in errors (``template 'x', field 'html'``).
+
+        Raises ``TemplateError`` naming the template and line for a syntax error or a missing
+        placeholder, and ``RenderLimitError`` when the render exceeds its time or size budget.
+        """
+        ...
+
+
+@runtime_checkable
+class Transform(Protocol):
+    """A change applied to whole messages in one direction at one stage (sign, encrypt, decrypt, verify)."""
+
+    @property
+    def direction(self) -> Direction:
+        """Whether it applies to outgoing or incoming mail."""
+        ...
+
+    @property
+    def stage(self) -> Stage:
+        """When it runs relative to other transforms of the same direction."""
+        ...
+
+    def apply(self, data: bytes) -> TransformResult:
+        """Transform the message bytes; the input is never modified in place."""
+        ...

@@ -1,0 +1,1 @@
+"""The implementation of ``mailconduit.testing``: contract suites, real-server fixtures, fault kit."""

@@ -1,0 +1,3 @@
+"""Part of mailconduit.testing (filled in by its own module docstring when written)."""
+
+__all__: list[str] = []
