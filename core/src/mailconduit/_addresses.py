@@ -9,6 +9,7 @@ and refuses everything else with an ``AddressError`` naming the text.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from mailconduit._errors import AddressError
@@ -27,10 +28,16 @@ _ADDR_SPEC = rf"(?:{_DOT_ATOM}|{_QUOTED})@{_DOMAIN}"
 _WORD = rf"[^\x00-\x1f\x7f()<>\[\]:;@\\,\"\s{chr(0x2028)}{chr(0x2029)}{chr(0x85)}]+"
 _PHRASE = rf"(?:{_QUOTED}|{_WORD})(?:[ \t]+(?:{_QUOTED}|{_WORD}))*"
 
-_FULL = re.compile(
-    rf"^[ \t]*(?:(?P<name>{_PHRASE})[ \t]*<(?P<addr1>{_ADDR_SPEC})>|<(?P<addr2>{_ADDR_SPEC})>"
-    rf"|(?P<addr3>{_ADDR_SPEC}))[ \t]*$"
-)
+
+
+@functools.cache
+def _full() -> re.Pattern[str]:
+    """The whole-address pattern, compiled on first use (it is large; start-up stays fast)."""
+    return re.compile(
+        rf"^[ \t]*(?:(?P<name>{_PHRASE})[ \t]*<(?P<addr1>{_ADDR_SPEC})>|<(?P<addr2>{_ADDR_SPEC})>"
+        rf"|(?P<addr3>{_ADDR_SPEC}))[ \t]*$"
+    )
+
 _FORBIDDEN = re.compile("[\x00\r\n\u2028\u2029\x85]")
 
 
@@ -51,7 +58,7 @@ def parse_address(text: str, *, field: str = "address") -> Address:
         raise AddressError(f"{field}: expected text, got {type(text).__name__}")
     if _FORBIDDEN.search(text):
         raise AddressError(f"{field}: {text!r} contains a line break or NUL")
-    match = _FULL.match(text)
+    match = _full().match(text)
     if match is None:
         raise AddressError(f"{field}: {text!r} is not a single valid e-mail address")
     addr = match.group("addr1") or match.group("addr2") or match.group("addr3")

@@ -18,6 +18,7 @@ from mailconduit._testing import postgres as _postgres
 from mailconduit._testing import servers as _servers
 from mailconduit._testing.contracts import *  # noqa: F403
 from mailconduit._testing.postgres import *  # noqa: F403
+from mailconduit._testing.canaries import canary, find_canaries, known_canaries
 from mailconduit._testing.require import missing_server, servers_required
 from mailconduit._testing.servers import *  # noqa: F403
 
@@ -26,6 +27,9 @@ __all__ = [
     "MemorySendSettings",
     "MemoryServer",
     "SentMail",
+    "canary",
+    "find_canaries",
+    "known_canaries",
     "missing_server",
     "servers_required",
     *_contracts.__all__,

@@ -1,0 +1,88 @@
+"""Canary secrets for the K1 sweep: unique values tests use as secrets, and a scanner that finds them.
+
+Tests take their passwords, tokens and keys from :func:`canary`; the repository's conftest attaches
+a DEBUG log handler for the whole session and, at the end, scans every log record, captured
+stdout/stderr, failure report and temp file for each canary in every form it could leak in (raw,
+base64 including SASL PLAIN and XOAUTH2 blobs, URL-encoded, hex). One hit fails the run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import threading
+import urllib.parse
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["canary", "canary_forms", "find_canaries", "known_canaries"]
+
+_LOCK = threading.Lock()
+_CANARIES: dict[str, str] = {}
+
+
+def canary(kind: str = "secret") -> str:
+    """Return a new unique secret value for a test and remember it for the leak sweep.
+
+    Args:
+        kind: what it stands for (``password``, ``token`` ...); part of the value, for diagnosis.
+    """
+    value = f"mc-canary-{kind}-{secrets.token_hex(8)}"
+    with _LOCK:
+        _CANARIES[value] = kind
+    return value
+
+
+def remember(value: str, kind: str) -> str:
+    """Register an existing secret (a generated Fernet key, say) for the sweep and return it."""
+    with _LOCK:
+        _CANARIES[value] = kind
+    return value
+
+
+def known_canaries() -> dict[str, str]:
+    """Every canary handed out so far, value -> kind."""
+    with _LOCK:
+        return dict(_CANARIES)
+
+
+def canary_forms(value: str, usernames: Iterable[str] = ()) -> set[bytes]:
+    """The byte strings a leak of ``value`` could look like: raw, base64 (alone, in AUTH PLAIN and
+    XOAUTH2 with each of ``usernames``), URL-encoded and hex."""
+    raw = value.encode()
+    forms = {raw, urllib.parse.quote(value, safe="").encode(), binascii.hexlify(raw)}
+    # base64 of the value alone, at each of the 3 alignments a longer blob could put it in
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw)
+        # drop the 4-character groups that mix in bytes before or after the value
+        forms.add(encoded[4 if pad else 0 : -4])
+    for user in usernames:
+        forms.add(base64.b64encode(b"\0" + user.encode() + b"\0" + raw))
+        forms.add(base64.b64encode(f"user={user}\x01auth=Bearer {value}\x01\x01".encode()))
+    return {f for f in forms if len(f) >= 12}
+
+
+def find_canaries(blob: bytes, canaries: dict[str, str] | None = None) -> list[str]:
+    """Return the canaries (``kind:value-prefix``) found in ``blob`` in any of their forms."""
+    found = []
+    for value, kind in (canaries or known_canaries()).items():
+        if any(form in blob for form in canary_forms(value)):
+            found.append(f"{kind}:{value[:24]}...")
+    return found
+
+
+def scan_tree(root: Path, canaries: dict[str, str] | None = None, skip_suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Scan every regular file under ``root`` (up to 50 MB each); return ``path: kind`` hits."""
+    hits = []
+    for path in root.rglob("*"):
+        if not path.is_file() or path.is_symlink() or path.suffix in skip_suffixes:
+            continue
+        try:
+            if path.stat().st_size > 50 * 1024 * 1024:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        hits.extend(f"{path}: {hit}" for hit in find_canaries(data, canaries))
+    return hits
