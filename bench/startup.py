@@ -30,7 +30,8 @@ def main() -> None:
         helps.append(wall(help_cmd))
         bares.append(wall(bare_cmd))
     h, b = statistics.median(helps), statistics.median(bares)
-    print(f"mailconduit --help   median {h * 1000:7.1f} ms  (min {min(helps) * 1000:.1f}, max {max(helps) * 1000:.1f})")
+    spread = f"(min {min(helps) * 1000:.1f}, max {max(helps) * 1000:.1f})"
+    print(f"mailconduit --help   median {h * 1000:7.1f} ms  {spread}")
     print(f"python -c pass       median {b * 1000:7.1f} ms")
     print(f"ratio help/bare      {h / b:.2f}x; target under 300 ms: {'met' if h < 0.3 else 'NOT met'}")
 

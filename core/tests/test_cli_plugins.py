@@ -35,7 +35,10 @@ def test_broken_local_plugin_is_reported_with_name_and_error(
     tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = types.ModuleType("mc_test_broken_plugin")
-    exec("from mailconduit import hookimpl\n@hookimpl\ndef register_transport(register):\n    pass\n", broken.__dict__)
+    exec(
+        "from mailconduit import hookimpl\n@hookimpl\ndef register_transport(register):\n    pass\n",
+        broken.__dict__,
+    )
     monkeypatch.setitem(sys.modules, "mc_test_broken_plugin", broken)
     config = tmp_path / "mailconduit.yaml"  # type: ignore[operator]
     config.write_text("plugins: [mc_test_broken_plugin]\naccounts: {}\n")

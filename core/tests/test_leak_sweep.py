@@ -17,7 +17,8 @@ from mailconduit.testing import canary
 
 def test_leaks_in_a_log_record():
     secret = canary("password")
-    logging.getLogger("mailconduit.smtp").debug("AUTH PLAIN %s", base64.b64encode(b"\\0bob\\0" + secret.encode()))
+    blob = base64.b64encode(b"\\0bob\\0" + secret.encode())
+    logging.getLogger("mailconduit.smtp").debug("AUTH PLAIN %s", blob)
 
 def test_clean(tmp_path):
     (tmp_path / "state.txt").write_text("nothing secret here")
@@ -40,8 +41,19 @@ def test_every_form_of_a_leak_is_found() -> None:
 
 def test_a_leaking_suite_fails_and_a_clean_one_passes(tmp_path: Path) -> None:
     (tmp_path / "test_leaky.py").write_text(textwrap.dedent(LEAKY_SUITE))
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "mailconduit._testing.leak_sweep", "-p", "no:cacheprovider",
-           "--rootdir", str(tmp_path), str(tmp_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "mailconduit._testing.leak_sweep",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(tmp_path),
+        str(tmp_path),
+    ]
     leaky = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert leaky.returncode == 1, leaky.stdout
     assert "LEAK log record: password:" in leaky.stdout

@@ -159,6 +159,7 @@ __all__ = [
     "TemplateEngine",
     "TemplateError",
     "TlsError",
+    "TlsMode",
     "Transform",
     "TransformResult",
     "TransportError",

@@ -29,7 +29,6 @@ _WORD = rf"[^\x00-\x1f\x7f()<>\[\]:;@\\,\"\s{chr(0x2028)}{chr(0x2029)}{chr(0x85)
 _PHRASE = rf"(?:{_QUOTED}|{_WORD})(?:[ \t]+(?:{_QUOTED}|{_WORD}))*"
 
 
-
 @functools.cache
 def _full() -> re.Pattern[str]:
     """The whole-address pattern, compiled on first use (it is large; start-up stays fast)."""
@@ -37,6 +36,7 @@ def _full() -> re.Pattern[str]:
         rf"^[ \t]*(?:(?P<name>{_PHRASE})[ \t]*<(?P<addr1>{_ADDR_SPEC})>|<(?P<addr2>{_ADDR_SPEC})>"
         rf"|(?P<addr3>{_ADDR_SPEC}))[ \t]*$"
     )
+
 
 _FORBIDDEN = re.compile("[\x00\r\n\u2028\u2029\x85]")
 

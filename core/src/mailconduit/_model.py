@@ -134,7 +134,7 @@ class SendSettings(_ConnectionSettings):
 
     ehlo_name: str | None = None
     max_attempts: int = field(default=1, validator=[validators.ge(1), validators.le(100)])
-    backoff: Backoff = Backoff()
+    backoff: Backoff = field(factory=Backoff)
     rate_limit: RateLimit | None = None
     max_sessions: int = field(default=1, validator=[validators.ge(1), validators.le(64)])
     send_on_behalf: bool = False
@@ -153,7 +153,9 @@ class ReceiveSettings(_ConnectionSettings):
     poll_every: timedelta = field(default=timedelta(minutes=5), validator=_positive)
     idle_refresh: timedelta = field(default=timedelta(minutes=20), validator=_positive)
     keepalive: timedelta = field(default=timedelta(minutes=5), validator=_positive)
-    reconnect_backoff: Backoff = Backoff(initial=timedelta(seconds=1), max=timedelta(minutes=5))
+    reconnect_backoff: Backoff = field(
+        factory=lambda: Backoff(initial=timedelta(seconds=1), max=timedelta(minutes=5))
+    )
     sanitize_html: bool = True
     render_inline_images: bool = True
     max_message_size: int = field(default=100 * 1024 * 1024, validator=validators.ge(1024))

@@ -271,7 +271,9 @@ def _make_authenticator(registries: Registries) -> Any:
     def make(plugin: str, name: str, factory: Any, *, settings: type) -> None:
         if not (isinstance(settings, type) and issubclass(settings, AuthSettings)):
             raise PluginLoadError(f"plugin {plugin!r}: auth method {name!r} needs an AuthSettings subclass")
-        registries.authenticators.add(Registration(name=name, factory=factory, settings=settings, plugin=plugin))
+        registries.authenticators.add(
+            Registration(name=name, factory=factory, settings=settings, plugin=plugin)
+        )
 
     return make
 
@@ -279,7 +281,9 @@ def _make_authenticator(registries: Registries) -> Any:
 def _make_section(registries: Registries) -> Any:
     def make(plugin: str, name: str, settings: type, *, scope: str = "account") -> None:
         if scope == "account":
-            registries.sections.add(Registration(name=name, factory=settings, settings=settings, plugin=plugin))
+            registries.sections.add(
+                Registration(name=name, factory=settings, settings=settings, plugin=plugin)
+            )
         elif scope == "oauth_provider":
             if not (isinstance(settings, type) and issubclass(settings, OAuthProviderSettings)):
                 raise PluginLoadError(
@@ -302,7 +306,7 @@ def _simple(registry: Registry[Any]) -> Any:
 
 
 def _make_command(registries: Registries) -> Any:
-    def make(plugin: str, name: str, target: str, *, help: str) -> None:  # noqa: A002
+    def make(plugin: str, name: str, target: str, *, help: str) -> None:
         if ":" not in target:
             raise PluginLoadError(f"plugin {plugin!r}: command {name!r} target must be 'module:attr'")
         registries.commands.add(
@@ -324,7 +328,7 @@ def _disabled() -> set[str]:
 
 
 def _distribution_of(module_name: str) -> tuple[str | None, str | None]:
-    top = module_name.split(".")[0]
+    top = module_name.split(".", maxsplit=1)[0]
     dists = importlib.metadata.packages_distributions().get(top)
     if not dists:
         return None, None
@@ -403,7 +407,7 @@ def _discover_installed(
         check_func=lambda ext: ext.name not in disabled,
     )
     for extension in sorted(manager.extensions, key=lambda e: e.name):
-        module = extension.plugin
+        module: object = extension.plugin
         if not isinstance(module, ModuleType):
             failures.append(
                 LoadFailure(
@@ -461,8 +465,14 @@ def load_plugins(
                 continue
             module = importlib.import_module(module_name)
             _register_one(
-                pm, f"builtin:{short}", module, builtin=True, distribution="mailconduit",
-                version=_distribution_of("mailconduit")[1], plugins=plugins, failures=failures,
+                pm,
+                f"builtin:{short}",
+                module,
+                builtin=True,
+                distribution="mailconduit",
+                version=_distribution_of("mailconduit")[1],
+                plugins=plugins,
+                failures=failures,
             )
     if autoload:
         _discover_installed(pm, disabled, plugins, failures)
@@ -474,15 +484,23 @@ def load_plugins(
         except Exception as exc:
             failures.append(
                 LoadFailure(
-                    plugin=module_name, distribution=None, error=f"{type(exc).__name__}: {exc}",
+                    plugin=module_name,
+                    distribution=None,
+                    error=f"{type(exc).__name__}: {exc}",
                     traceback=traceback.format_exc(),
                 )
             )
             continue
         dist, version = _distribution_of(module_name)
         _register_one(
-            pm, module_name, module, builtin=False, distribution=dist, version=version,
-            plugins=plugins, failures=failures,
+            pm,
+            module_name,
+            module,
+            builtin=False,
+            distribution=dist,
+            version=version,
+            plugins=plugins,
+            failures=failures,
         )
     for name, obj in extra:
         if name in disabled:
@@ -490,8 +508,14 @@ def load_plugins(
         pm.register(obj, name=name)
         pm.check_pending()
         plugins.append(
-            PluginInfo(name=name, module=getattr(obj, "__name__", type(obj).__name__), distribution=None,
-                       version=None, builtin=False, hooks=_hooks_of(pm, obj))
+            PluginInfo(
+                name=name,
+                module=getattr(obj, "__name__", type(obj).__name__),
+                distribution=None,
+                version=None,
+                builtin=False,
+                hooks=_hooks_of(pm, obj),
+            )
         )
 
     registries = Registries()

@@ -81,7 +81,7 @@ class RegisterTemplateEngine(Protocol):
 class RegisterCommand(Protocol):
     """``register(name, target, *, help)`` inside ``register_commands``."""
 
-    def __call__(self, name: str, target: str, *, help: str) -> None:  # noqa: A002 - click's word
+    def __call__(self, name: str, target: str, *, help: str) -> None:
         """Register CLI subcommand ``name``; ``target`` is ``"module:attribute"`` of a click command.
 
         The module is imported only when the subcommand runs, so ``mailconduit --help`` stays fast.

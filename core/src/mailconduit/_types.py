@@ -179,7 +179,7 @@ class FolderInfo:
 
     @property
     def special_use(self) -> str | None:
-        """The RFC 6154 special use (``\\Sent``, ``\\Trash`` ...) if the server declared one."""
+        r"""The RFC 6154 special use (``\\Sent``, ``\\Trash`` ...) if the server declared one."""
         uses = {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"}
         found = sorted(self.flags & uses)
         return found[0] if found else None

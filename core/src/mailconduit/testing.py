@@ -16,9 +16,9 @@ from mailconduit._builtins.memory import MemoryReceiveSettings, MemorySendSettin
 from mailconduit._testing import contracts as _contracts
 from mailconduit._testing import postgres as _postgres
 from mailconduit._testing import servers as _servers
+from mailconduit._testing.canaries import canary, find_canaries, known_canaries
 from mailconduit._testing.contracts import *  # noqa: F403
 from mailconduit._testing.postgres import *  # noqa: F403
-from mailconduit._testing.canaries import canary, find_canaries, known_canaries
 from mailconduit._testing.require import missing_server, servers_required
 from mailconduit._testing.servers import *  # noqa: F403
 
@@ -32,7 +32,5 @@ __all__ = [
     "known_canaries",
     "missing_server",
     "servers_required",
-    *_contracts.__all__,
-    *_postgres.__all__,
-    *_servers.__all__,
 ]
+__all__ += _contracts.__all__ + _postgres.__all__ + _servers.__all__

@@ -33,7 +33,9 @@ class Jinja2Engine:
         max_seconds: the time budget, checked between output chunks and inside loops.
     """
 
-    def __init__(self, max_output_chars: int = MAX_OUTPUT_CHARS, max_seconds: float = MAX_RENDER_SECONDS) -> None:
+    def __init__(
+        self, max_output_chars: int = MAX_OUTPUT_CHARS, max_seconds: float = MAX_RENDER_SECONDS
+    ) -> None:
         self.max_output_chars = max_output_chars
         self.max_seconds = max_seconds
         self._environments: dict[bool, Any] = {}
@@ -48,7 +50,7 @@ class Jinja2Engine:
     def render(self, source: str, data: Mapping[str, Any], *, name: str, autoescape: bool) -> str:
         """Render ``source`` with ``data``; errors name ``name`` and the line."""
         import jinja2
-        from jinja2.sandbox import SecurityError
+        from jinja2.exceptions import SecurityError
 
         env = self._environment(autoescape)
         try:

@@ -155,29 +155,38 @@ class MemoryServer:
         self.sessions_opened += 1
         return credentials.mailbox_user
 
-    def _accept(self, envelope_from: str, recipients: Sequence[str], data: bytes, user: str | None) -> SendResult:
+    def _accept(
+        self, envelope_from: str, recipients: Sequence[str], data: bytes, user: str | None
+    ) -> SendResult:
         with self._lock:
             if self._failures:
                 code, reply = self._failures.pop(0)
                 raise ServerReplyError(
                     f"memory server {self.name!r} refused the message: {code} {reply}",
-                    code=code, reply=reply, temporary=400 <= code < 500,
+                    code=code,
+                    reply=reply,
+                    temporary=400 <= code < 500,
                 )
             results = []
             for rcpt in recipients:
                 refused = self._refused.get(rcpt.lower())
                 if refused:
-                    results.append(RecipientResult(address=rcpt, accepted=False, code=refused[0], reply=refused[1]))
+                    results.append(
+                        RecipientResult(address=rcpt, accepted=False, code=refused[0], reply=refused[1])
+                    )
                 else:
                     results.append(RecipientResult(address=rcpt, accepted=True, code=250, reply="2.1.5 Ok"))
             accepted = tuple(r.address for r in results if r.accepted)
             if not accepted:
                 raise ServerReplyError(
-                    f"memory server {self.name!r} refused every recipient", code=results[0].code,
-                    reply=results[0].reply, temporary=False,
+                    f"memory server {self.name!r} refused every recipient",
+                    code=results[0].code,
+                    reply=results[0].reply,
+                    temporary=False,
                 )
-            self.sent.append(SentMail(envelope_from=envelope_from, recipients=accepted, data=bytes(data),
-                                      username=user))
+            self.sent.append(
+                SentMail(envelope_from=envelope_from, recipients=accepted, data=bytes(data), username=user)
+            )
             return SendResult(recipients=results, reply=f"250 2.0.0 queued as {len(self.sent)}")
 
 
@@ -236,17 +245,21 @@ class MemoryMailbox:
         """UIDVALIDITY and size of ``folder``."""
         box = self._box(folder)
         with self._server._lock:
-            return FolderState(folder=folder, uidvalidity=box.uidvalidity, exists=len(box.messages),
-                               uidnext=box.next_uid)
+            return FolderState(
+                folder=folder, uidvalidity=box.uidvalidity, exists=len(box.messages), uidnext=box.next_uid
+            )
 
     def _box(self, folder: str) -> _Folder:
         try:
             return self._server.folder(self._user, folder, create=folder == "INBOX")
         except KeyError:
-            raise ServerReplyError(f"folder {folder!r} does not exist", reply="NO Mailbox doesn't exist",
-                                   temporary=False) from None
+            raise ServerReplyError(
+                f"folder {folder!r} does not exist", reply="NO Mailbox doesn't exist", temporary=False
+            ) from None
 
-    def list_new(self, folder: str, known: Iterable[str], oldest_first: bool, limit: int | None) -> list[MessageRef]:
+    def list_new(
+        self, folder: str, known: Iterable[str], oldest_first: bool, limit: int | None
+    ) -> list[MessageRef]:
         """Messages whose ``uidvalidity:uid`` key is not in ``known``."""
         box = self._box(folder)
         known_set = set(known)
@@ -288,8 +301,9 @@ class MemoryMailbox:
         try:
             return self._server.folder(self._user, folder, create=False)
         except KeyError:
-            raise ServerReplyError(f"folder {folder!r} does not exist", reply="NO Mailbox doesn't exist",
-                                   temporary=False) from None
+            raise ServerReplyError(
+                f"folder {folder!r} does not exist", reply="NO Mailbox doesn't exist", temporary=False
+            ) from None
 
     def wait(self, folder: str, timeout: float) -> bool:
         """Wait for a delivery to ``folder`` (like IDLE) up to ``timeout`` seconds."""

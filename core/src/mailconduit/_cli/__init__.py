@@ -13,7 +13,10 @@ __all__ = ["BUILTIN_COMMANDS", "cli", "main"]
 
 # name -> ("module:attribute", one-line help); each module is imported only when its command runs
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
-    "plugins": ("mailconduit._cli._plugins_cmd:plugins", "List installed plugins, what they provide, and failures."),
+    "plugins": (
+        "mailconduit._cli._plugins_cmd:plugins",
+        "List installed plugins, what they provide, and failures.",
+    ),
     "config": ("mailconduit._cli._config_cmd:config", "Check the configuration."),
     "db": ("mailconduit._cli._db_cmd:db", "Create or upgrade the store's schema."),
     "key": ("mailconduit._cli._key_cmd:key", "Make keys that encrypt secrets at rest."),
@@ -67,8 +70,13 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="MAILCONDUIT_CONFIG",
-              help="Config file (default: $MAILCONDUIT_CONFIG, else ./mailconduit.yaml).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="MAILCONDUIT_CONFIG",
+    help="Config file (default: $MAILCONDUIT_CONFIG, else ./mailconduit.yaml).",
+)
 @click.option("--db", "db_url", metavar="URL", help="Store URL; overrides `database:` in the config.")
 @click.option("-v", "--verbose", count=True, help="More detail (tracebacks of plugin failures with -v).")
 @click.version_option(package_name="mailconduit", prog_name="mailconduit")

@@ -18,8 +18,10 @@ def _report(ctx: CliContext) -> dict[str, Any]:
     registrations: dict[str, list[dict[str, str]]] = {}
     for registry in plugin_set.registries.all():
         for registration in registry:
-            target = registration.factory if isinstance(registration.factory, str) else describe(
+            target = (
                 registration.factory
+                if isinstance(registration.factory, str)
+                else describe(registration.factory)
             )
             registrations.setdefault(registration.plugin, []).append(
                 {"kind": registry.kind, "name": registration.name, "target": target}

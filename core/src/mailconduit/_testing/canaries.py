@@ -48,8 +48,11 @@ def known_canaries() -> dict[str, str]:
 
 
 def canary_forms(value: str, usernames: Iterable[str] = ()) -> set[bytes]:
-    """The byte strings a leak of ``value`` could look like: raw, base64 (alone, in AUTH PLAIN and
-    XOAUTH2 with each of ``usernames``), URL-encoded and hex."""
+    """The byte strings a leak of ``value`` could look like.
+
+    Raw, base64 (alone, and in AUTH PLAIN and XOAUTH2 blobs with each of ``usernames``), URL-encoded
+    and hex.
+    """
     raw = value.encode()
     forms = {raw, urllib.parse.quote(value, safe="").encode(), binascii.hexlify(raw)}
     # base64 of the value alone, at each of the 3 alignments a longer blob could put it in
@@ -72,9 +75,11 @@ def find_canaries(blob: bytes, canaries: dict[str, str] | None = None) -> list[s
     return found
 
 
-def scan_tree(root: Path, canaries: dict[str, str] | None = None, skip_suffixes: tuple[str, ...] = ()) -> list[str]:
+def scan_tree(
+    root: Path, canaries: dict[str, str] | None = None, skip_suffixes: tuple[str, ...] = ()
+) -> list[str]:
     """Scan every regular file under ``root`` (up to 50 MB each); return ``path: kind`` hits."""
-    hits = []
+    hits: list[str] = []
     for path in root.rglob("*"):
         if not path.is_file() or path.is_symlink() or path.suffix in skip_suffixes:
             continue

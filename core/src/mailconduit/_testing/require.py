@@ -11,7 +11,10 @@ __all__ = ["missing_server", "servers_required"]
 
 
 def servers_required() -> bool:
-    """True when a missing real server must fail the test (``CI=true`` or ``MAILCONDUIT_REQUIRE_SERVERS=1``)."""
+    """True when a missing real server must fail the test.
+
+    That is under ``CI=true`` or ``MAILCONDUIT_REQUIRE_SERVERS=1``.
+    """
     return os.environ.get("CI", "").lower() == "true" or os.environ.get("MAILCONDUIT_REQUIRE_SERVERS") == "1"
 
 
@@ -24,5 +27,7 @@ def missing_server(what: str, how_to_install: str) -> NoReturn:
     """
     message = f"{what} is not available: {how_to_install}"
     if servers_required():
-        pytest.fail(f"{message} (servers are required: CI=true or MAILCONDUIT_REQUIRE_SERVERS=1)", pytrace=False)
+        pytest.fail(
+            f"{message} (servers are required: CI=true or MAILCONDUIT_REQUIRE_SERVERS=1)", pytrace=False
+        )
     pytest.skip(message)
