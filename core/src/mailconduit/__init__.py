@@ -66,7 +66,9 @@ from mailconduit._registering import (
     RegisterTemplateEngine,
     RegisterTransport,
 )
+from mailconduit._retry import ReplyClass, classify_smtp_code
 from mailconduit._secret import Secret
+from mailconduit._tls import client_tls_context
 from mailconduit._types import (
     ActionResult,
     Certificate,
@@ -141,6 +143,7 @@ __all__ = [
     "RegisterTemplateEngine",
     "RegisterTransport",
     "RenderLimitError",
+    "ReplyClass",
     "RunInfo",
     "RunResult",
     "RunnerSettings",
@@ -165,6 +168,8 @@ __all__ = [
     "TransportError",
     "TransportTimeout",
     "__version__",
+    "classify_smtp_code",
+    "client_tls_context",
     "hookimpl",
     "load_plugins",
     "parse_address",
