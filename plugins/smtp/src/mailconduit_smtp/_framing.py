@@ -1,0 +1,70 @@
+r"""DATA framing for SMTP as pure functions: line endings, dot-stuffing and the end-of-data mark (C5).
+
+Why not ``smtplib.SMTP.data()``: given bytes, it stuffs a dot only after a bare or CRLF ``\\n``
+(``re.sub(rb'(?m)^\\.', ...)``) and passes bare CR and bare LF through unchanged, so ``\\r.\\r``
+reaches the server unstuffed and a receiver that treats a bare CR or LF as a line end can see the
+data end early (SMTP smuggling). Our framing never sends a bare CR or LF:
+
+1. **Every line ending is normalised to CRLF, on purpose**: ``\\r\\n``, a bare ``\\r`` and a bare
+   ``\\n`` each become ``\\r\\n``. RFC 5322 forbids bare CR and LF in a message, so this is the one
+   meaning such data can have on the wire; a ``\\r\\n`` that is already there is never doubled.
+2. Every line that starts with ``.`` gets one more ``.`` (RFC 5321 section 4.5.2).
+3. The data ends with CRLF (one is added if missing), then ``.\\r\\n``.
+
+A receiver that removes the stuffed dots gets exactly :func:`normalise_line_endings` of the input.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["END_OF_DATA", "frame", "has_8bit", "header_has_8bit", "normalise_line_endings"]
+
+END_OF_DATA = b".\r\n"
+"""What follows the (CRLF-terminated) content to end DATA."""
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def normalise_line_endings(data: bytes) -> bytes:
+    r"""Return ``data`` with every CRLF, bare CR and bare LF turned into CRLF.
+
+    >>> normalise_line_endings(b"a\nb\rc\r\nd")
+    b'a\r\nb\r\nc\r\nd'
+    >>> normalise_line_endings(b"x\r\r\ny")
+    b'x\r\n\r\ny'
+    """
+    return _LINE_END.sub(b"\r\n", data)
+
+
+def frame(data: bytes) -> bytes:
+    r"""Return the bytes to send after the server's ``354``: normalised, dot-stuffed, terminated.
+
+    >>> frame(b".hidden\n.\nend")
+    b'..hidden\r\n..\r\nend\r\n.\r\n'
+    >>> frame(b"")
+    b'.\r\n'
+    """
+    body = _LEADING_DOT.sub(b"..", normalise_line_endings(data))
+    if body and not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + END_OF_DATA
+
+
+def has_8bit(data: bytes) -> bool:
+    """True when ``data`` has any byte above 0x7F (it then needs ``BODY=8BITMIME``)."""
+    return _NON_ASCII.search(data) is not None
+
+
+def header_has_8bit(data: bytes) -> bool:
+    """True when the header section (up to the first empty line) has a byte above 0x7F.
+
+    Raw UTF-8 in headers (RFC 6532) needs the server's SMTPUTF8 extension.
+    """
+    normalised = normalise_line_endings(data)
+    if normalised.startswith(b"\r\n"):
+        return False
+    end = normalised.find(b"\r\n\r\n")
+    return has_8bit(normalised if end < 0 else normalised[:end])
