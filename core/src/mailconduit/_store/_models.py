@@ -1,0 +1,245 @@
+"""The store's tables as SQLAlchemy 2 typed declarative models (the schema at the newest migration).
+
+Accounts are configuration, not rows: rows name their account. Raw message bytes live in
+``message_raw`` and attachment contents are deferred, so listings never load blobs. Secrets and
+token caches hold Fernet tokens only (``mailconduit._crypto``), never plaintext.
+
+The migrations in ``migrations/versions`` create exactly this schema; a test compares the two.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+from mailconduit._message import MessageStatus
+from mailconduit._store._columns import BigIntId, JsonColumn, StrEnumColumn, UtcDateTime, utcnow
+from mailconduit._types import Direction
+
+__all__ = [
+    "Attachment",
+    "Base",
+    "Direction",
+    "EmailLog",
+    "FolderSync",
+    "LogLevel",
+    "MessageRaw",
+    "MessageRow",
+    "PendingAction",
+    "PendingChange",
+    "PendingState",
+    "SecretRow",
+    "TemplateRow",
+    "TokenCache",
+]
+
+# Stable constraint names on every backend, so later migrations can name what they alter.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+NAME = 200  # account, secret and template names
+FOLDER = 1000  # IMAP folder names (decoded, full path)
+
+
+class LogLevel(enum.StrEnum):
+    """Severity of an email-log entry, in increasing order."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        """Position in the order debug < info < warning < error."""
+        return list(LogLevel).index(self)
+
+
+class PendingAction(enum.StrEnum):
+    """A change to make on the server after a batch's results are committed."""
+
+    DELETE = "delete"
+    MOVE = "move"
+
+
+class PendingState(enum.StrEnum):
+    """Whether a pending server change has been made yet."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class MessageRow(Base):
+    """One message, received (replicated from a server) or outgoing (in the outbox or sent).
+
+    Received messages are keyed exactly once by ``(account, folder, uidvalidity, uid)`` (IMAP) or
+    ``(account, uidl)`` (POP3); outgoing ones leave those NULL, which the unique constraints allow.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("account", "folder", "uidvalidity", "uid"),
+        UniqueConstraint("account", "uidl"),
+        Index(None, "account", "sha256"),
+        Index(None, "account", "header_message_id"),
+        Index(None, "direction", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    direction: Mapped[Direction] = mapped_column(StrEnumColumn(Direction, 16))
+    account: Mapped[str] = mapped_column(String(NAME))
+    status: Mapped[MessageStatus] = mapped_column(StrEnumColumn(MessageStatus, 16))
+    folder: Mapped[str | None] = mapped_column(String(FOLDER))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    uidl: Mapped[str | None] = mapped_column(String(255))
+    header_message_id: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    from_: Mapped[str | None] = mapped_column("from_header", Text)
+    date_header: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    defects: Mapped[list[str]] = mapped_column(JsonColumn, default=list)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # outbox
+    envelope_from: Mapped[str | None] = mapped_column(Text)
+    recipients: Mapped[list[str] | None] = mapped_column(JsonColumn)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(NAME))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageRaw(Base):
+    """The original bytes of a message, exactly; apart from ``messages`` so listings skip them."""
+
+    __tablename__ = "message_raw"
+
+    message_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Attachment(Base):
+    """An attachment of a stored message; ``content`` loads only when read."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content_id: Mapped[str | None] = mapped_column(Text)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+
+
+class FolderSync(Base):
+    """How far replication of one account's folder has got (POP3 uses the folder ``INBOX``)."""
+
+    __tablename__ = "folder_state"
+
+    account: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(FOLDER), primary_key=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PendingChange(Base):
+    """A server change (delete, move) committed with a batch's results and applied after it."""
+
+    __tablename__ = "pending_changes"
+    __table_args__ = (Index(None, "state", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="CASCADE"))
+    action: Mapped[PendingAction] = mapped_column(StrEnumColumn(PendingAction, 16))
+    target_folder: Mapped[str | None] = mapped_column(String(FOLDER))
+    state: Mapped[PendingState] = mapped_column(StrEnumColumn(PendingState, 16), default=PendingState.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class EmailLog(Base):
+    """One line of the email log: what happened to which account's message, and when."""
+
+    __tablename__ = "email_log"
+    __table_args__ = (Index(None, "account", "time"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    time: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    level: Mapped[LogLevel] = mapped_column(StrEnumColumn(LogLevel, 16))
+    account: Mapped[str | None] = mapped_column(String(NAME))
+    message_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class TemplateRow(Base):
+    """A stored template: its definition as JSON (subject, bodies, engine, attachments)."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SecretRow(Base):
+    """A named secret, as a Fernet token (never plaintext)."""
+
+    __tablename__ = "secrets"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), unique=True)
+    token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TokenCache(Base):
+    """An account's OAuth token cache, as a Fernet token (never plaintext)."""
+
+    __tablename__ = "token_cache"
+
+    account: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

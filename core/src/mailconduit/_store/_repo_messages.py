@@ -1,0 +1,143 @@
+"""Received messages: store raw bytes exactly once per server key, and read them back.
+
+The key is ``(account, folder, uidvalidity, uid)`` for IMAP and ``(account, uidl)`` for POP3
+(DESIGN.md, Semantics). Storing a message whose key is known returns the existing id and changes
+nothing, so a re-fetched message is never stored twice, even by two writers at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from attrs import define
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailconduit._message import MessageStatus
+from mailconduit._store._models import Direction, MessageRaw, MessageRow
+
+__all__ = ["HeaderScan", "Stored", "find_received", "raw_bytes", "store_received"]
+
+
+@define(frozen=True, kw_only=True)
+class HeaderScan:
+    """What the cheap header-block scan found (None where a header is absent)."""
+
+    message_id: str | None = None
+    subject: str | None = None
+    from_: str | None = None
+    date: str | None = None
+    sent_at: datetime | None = None
+
+
+@define(frozen=True)
+class Stored:
+    """The outcome of :func:`store_received`: the message's id and whether this call stored it."""
+
+    id: int
+    created: bool
+
+
+def _check_key(folder: str | None, uidvalidity: int | None, uid: int | None, uidl: str | None) -> None:
+    imap = uidvalidity is not None or uid is not None
+    if imap and (folder is None or uidvalidity is None or uid is None):
+        raise ValueError("an IMAP key needs folder, uidvalidity and uid together")
+    if imap == (uidl is not None):
+        raise ValueError("give either an IMAP key (folder, uidvalidity, uid) or a POP3 uidl, not both")
+
+
+def find_received(
+    session: Session,
+    account: str,
+    *,
+    folder: str | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    uidl: str | None = None,
+) -> int | None:
+    """The id of the message stored under this key, or None."""
+    _check_key(folder, uidvalidity, uid, uidl)
+    query = select(MessageRow.id).where(MessageRow.account == account)
+    if uidl is not None:
+        query = query.where(MessageRow.uidl == uidl)
+    else:
+        query = query.where(
+            MessageRow.folder == folder, MessageRow.uidvalidity == uidvalidity, MessageRow.uid == uid
+        )
+    return session.scalars(query).first()
+
+
+def store_received(
+    session: Session,
+    account: str,
+    raw: bytes,
+    *,
+    folder: str | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    uidl: str | None = None,
+    headers: HeaderScan | None = None,
+    defects: Sequence[str] = (),
+) -> Stored:
+    """Store a received message's raw bytes under its server key, once.
+
+    Args:
+        session: an open session; the message is committed with its transaction.
+        account: the account's name in the config.
+        raw: the message exactly as the server sent it.
+        folder: the IMAP folder (with ``uidvalidity`` and ``uid``); may name INBOX for POP3.
+        uidvalidity: the folder's UIDVALIDITY (IMAP).
+        uid: the message's UID (IMAP).
+        uidl: the message's UIDL (POP3), instead of the IMAP key.
+        headers: what the header scan found.
+        defects: problems the scan recorded.
+
+    Returns:
+        The id and ``created=True``, or the existing message's id and ``created=False``.
+
+    Raises:
+        ValueError: the key is incomplete or mixes IMAP and POP3.
+    """
+    existing = find_received(session, account, folder=folder, uidvalidity=uidvalidity, uid=uid, uidl=uidl)
+    if existing is not None:
+        return Stored(existing, created=False)
+    scan = headers or HeaderScan()
+    row = MessageRow(
+        direction=Direction.INCOMING,
+        account=account,
+        status=MessageStatus.RECEIVED,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        uidl=uidl,
+        header_message_id=scan.message_id,
+        subject=scan.subject,
+        from_=scan.from_,
+        date_header=scan.date,
+        sent_at=scan.sent_at,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        defects=list(defects),
+        annotations={},
+        attempts=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+            session.add(MessageRaw(message_id=row.id, raw=raw))
+            session.flush()
+    except IntegrityError:  # another writer stored the same key since the lookup
+        existing = find_received(session, account, folder=folder, uidvalidity=uidvalidity, uid=uid, uidl=uidl)
+        if existing is None:
+            raise
+        return Stored(existing, created=False)
+    return Stored(row.id, created=True)
+
+
+def raw_bytes(session: Session, message_id: int) -> bytes | None:
+    """The stored raw bytes of a message, or None when there is no such message."""
+    return session.scalars(select(MessageRaw.raw).where(MessageRaw.message_id == message_id)).first()

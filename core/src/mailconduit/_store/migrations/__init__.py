@@ -1,0 +1,1 @@
+"""Alembic environment for the store, shipped inside the package (no alembic.ini needed)."""

@@ -1,0 +1,1 @@
+"""The store's migrations, one module per revision; each is frozen once released."""
