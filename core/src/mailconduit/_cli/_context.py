@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 if TYPE_CHECKING:
+    from mailconduit._config import Config
     from mailconduit._plugins import PluginSet
 
 __all__ = ["DEFAULT_CONFIG", "CliContext"]
@@ -43,6 +44,31 @@ class CliContext:
 
             self._plugins = load_plugins(local=self._local_plugin_modules())
         return self._plugins
+
+    def config(self) -> Config:
+        """The configuration in effect, validated against the plugins (``--db`` overrides ``database:``).
+
+        Raises:
+            ConfigError: no config file was found, or it has problems (all of them are listed).
+        """
+        if self._config is None:
+            from mailconduit._config import load_config
+            from mailconduit._errors import ConfigError
+
+            path = self.config_file()
+            if path is None:
+                raise ConfigError(
+                    [
+                        (
+                            "",
+                            f"no configuration: pass --config FILE, set MAILCONDUIT_CONFIG, "
+                            f"or create ./{DEFAULT_CONFIG}",
+                        )
+                    ]
+                )
+            self._config = load_config(path, self.plugins(), db_url=self.db_url)
+        config: Config = self._config
+        return config
 
     def _local_plugin_modules(self) -> list[str]:
         path = self.config_file()
