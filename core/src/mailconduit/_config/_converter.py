@@ -18,7 +18,7 @@ import cattrs
 from cattrs.errors import ClassValidationError
 
 from mailconduit._addresses import parse_address
-from mailconduit._config._errors import Problem, at_attribute, describe_value
+from mailconduit._config._errors import Problem, at_attribute, describe_value, unknown_key
 from mailconduit._config._schema import PipelineStep
 from mailconduit._config._structure import (
     build_attrs,
@@ -154,7 +154,7 @@ class ConfigConverter:
                 if key in KNOWN_PLUGINS:
                     raise Problem(unknown_name(self.plugins, "section", key, registry))
                 extra = f"; plugin sections: {', '.join(registry.names())}" if len(registry) else ""
-                raise _unknown_account_key(key, extra)
+                raise unknown_key(key, _ACCOUNT_KEYS, extra)
             settings = registry.get(key).settings
             sections[key] = (
                 structure_attrs(self.converter, settings, raw)
@@ -205,14 +205,6 @@ class ConfigConverter:
                 "While structuring a step", [at_attribute(exc, name)], PipelineStep
             ) from None
         return PipelineStep(name=name, settings=settings)
-
-
-def _unknown_account_key(key: str, extra: str) -> Problem:
-    import difflib
-
-    close = difflib.get_close_matches(key, _ACCOUNT_KEYS, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return Problem(f"unknown key; {hint}allowed: {', '.join(_ACCOUNT_KEYS)}{extra}")
 
 
 _CACHE: dict[int, tuple[weakref.ref[PluginSet], ConfigConverter]] = {}

@@ -27,6 +27,7 @@ __all__ = [
     "describe_value",
     "render_path",
     "transform_error",
+    "unknown_key",
 ]
 
 PathPart = str | int
@@ -83,6 +84,15 @@ def describe_value(value: object, *, secret: bool = False) -> str:
         shown = value if len(value) <= 80 else value[:77] + "..."
         return repr(shown)
     return str(value)
+
+
+def unknown_key(key: str, allowed: Sequence[str], extra_note: str = "") -> Problem:
+    """The problem for a key nobody knows: the closest allowed key, then every allowed key."""
+    import difflib
+
+    close = difflib.get_close_matches(key, allowed, n=1) or [a for a in allowed if a.startswith(key)][:1]
+    hint = f"did you mean {close[0]!r}? " if close and len(key) >= 2 else ""
+    return Problem(f"unknown key; {hint}allowed: {', '.join(allowed)}{extra_note}")
 
 
 # attrs' stock validator texts, rewritten to "must be ..., got ..." without the attribute's name

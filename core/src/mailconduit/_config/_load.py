@@ -15,7 +15,14 @@ from typing import Any
 from cattrs.errors import ClassValidationError
 
 from mailconduit._config._converter import NAME, ConfigConverter, converter_for
-from mailconduit._config._errors import Problem, at_attribute, at_index, describe_value, transform_error
+from mailconduit._config._errors import (
+    Problem,
+    at_attribute,
+    at_index,
+    describe_value,
+    transform_error,
+    unknown_key,
+)
 from mailconduit._config._schema import DEFAULT_DATABASE, Config, PipelineSettings
 from mailconduit._config._secrets import resolve_secret, resolving_from
 from mailconduit._config._yaml import parse_yaml, read_yaml
@@ -105,7 +112,7 @@ def _structure_root(
 
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            errors.append(Problem(_unknown_top(key), at=(str(key),)))
+            errors.append(at_attribute(unknown_key(str(key), TOP_LEVEL_KEYS), str(key)))
     attempt("database", _database)
     attempt("secret_key", lambda v: None if v is None else cc.structure(v, Secret))
     attempt("plugins", lambda v: _plugins(cc, v))
@@ -138,14 +145,6 @@ def _ordered(problems: list[tuple[str, str]], raw: dict[Any, Any]) -> list[tuple
         return order.get(head, len(order))
 
     return sorted(problems, key=rank)
-
-
-def _unknown_top(key: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(str(key), TOP_LEVEL_KEYS, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key; {hint}allowed: {', '.join(TOP_LEVEL_KEYS)}"
 
 
 def _database(value: Any) -> str:

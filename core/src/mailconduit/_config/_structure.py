@@ -10,7 +10,6 @@ an exception note that names the attribute, index or key; ``_errors.transform_er
 from __future__ import annotations
 
 import collections.abc
-import difflib
 import enum
 import functools
 import types
@@ -24,7 +23,14 @@ import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, IterableValidationError
 
-from mailconduit._config._errors import Problem, at_attribute, at_index, clean_validator_text, describe_value
+from mailconduit._config._errors import (
+    Problem,
+    at_attribute,
+    at_index,
+    clean_validator_text,
+    describe_value,
+    unknown_key,
+)
 from mailconduit._config._secrets import resolve_secret
 from mailconduit._config._units import parse_duration, parse_rate, parse_size
 from mailconduit._model import AfterReplication, MoveTo, RateLimit
@@ -65,12 +71,6 @@ def _key(field: attrs.Attribute[Any]) -> str:
 
 def _is_size(field: attrs.Attribute[Any], hint: Any) -> bool:
     return hint is int and (field.metadata.get("unit") == "size" or field.name.endswith("_size"))
-
-
-def _unknown_key(key: str, allowed: list[str], extra_note: str = "") -> Problem:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return Problem(f"unknown key; {hint}allowed: {', '.join(allowed)}{extra_note}")
 
 
 def structure_fields(
@@ -121,7 +121,7 @@ def structure_fields(
         if field is None:
             try:
                 if extra is None:
-                    raise _unknown_key(key, sorted(fields), extra_note)
+                    raise unknown_key(key, sorted(fields), extra_note)
                 extra(key, raw)
             except Exception as exc:
                 errors.append(at_attribute(exc, key))

@@ -66,6 +66,9 @@ def parse_yaml(text: str, *, source: str | None = None) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
         problem = exc.problem or exc.context or "invalid YAML"
         context = f" ({exc.context})" if exc.context and exc.problem else ""
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "${" in lines[mark.line]:
+            context += '; inside { } or [ ] quote secret references: "${env:NAME}"'
         raise ConfigError([(where, f"YAML syntax error: {problem}{context}")], source=source) from None
     except yaml.YAMLError as exc:
         raise ConfigError([("", f"YAML syntax error: {type(exc).__name__}")], source=source) from None
