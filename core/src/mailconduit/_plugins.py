@@ -339,6 +339,15 @@ def _distribution_of(module_name: str) -> tuple[str | None, str | None]:
         return dist, None
 
 
+def _entry_point_origins() -> dict[str, tuple[str | None, str | None]]:
+    """Entry point name -> (distribution, version) for the ``mailconduit.plugins`` group."""
+    origins: dict[str, tuple[str | None, str | None]] = {}
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = entry_point.dist
+        origins[entry_point.name] = (dist.name, dist.version) if dist is not None else (None, None)
+    return origins
+
+
 def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
     callers = pm.get_hookcallers(plugin) or []
     return tuple(sorted(caller.name for caller in callers))
@@ -387,14 +396,16 @@ def _discover_installed(
 ) -> None:
     from stevedore import EnabledExtensionManager  # imported on use: not needed for --help
 
+    # stevedore serves entry points from its cache without their distribution; ask importlib for it
+    origins = _entry_point_origins()
+
     def on_failure(_manager: Any, entry_point: Any, exc: BaseException) -> None:
         if entry_point.name in disabled:
             return
-        dist = getattr(getattr(entry_point, "dist", None), "name", None)
         failures.append(
             LoadFailure(
                 plugin=entry_point.name,
-                distribution=dist,
+                distribution=origins.get(entry_point.name, (None, None))[0],
                 error=f"{type(exc).__name__}: {exc}",
                 traceback="".join(traceback.format_exception(exc)),
             )
@@ -418,9 +429,7 @@ def _discover_installed(
                 )
             )
             continue
-        dist = getattr(extension.entry_point, "dist", None)
-        dist_name = getattr(dist, "name", None)
-        version = getattr(dist, "version", None)
+        dist_name, version = origins.get(extension.name, (None, None))
         _register_one(
             pm,
             extension.name,
