@@ -30,7 +30,7 @@ def log(obj: CliContext, account: str | None, level: str | None, limit: int, as_
 
     store = open_cli_store(obj)
     try:
-        with store.session() as session:
+        with store.session(readonly=True) as session:
             entries = list_log(session, account=account, level=level and level.lower(), limit=limit)
     finally:
         store.close()

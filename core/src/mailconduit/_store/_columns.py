@@ -66,11 +66,11 @@ class StrEnumColumn(TypeDecorator[E], Generic[E]):
         length: the column's length (longest value it must hold, with room to grow).
     """
 
-    impl = String(32)
+    impl = String
     cache_ok = True
 
     def __init__(self, enum_type: type[E], length: int = 32) -> None:
-        super().__init__(length)
+        super().__init__(length=length)
         self.enum_type = enum_type
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:

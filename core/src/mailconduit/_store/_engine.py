@@ -2,8 +2,9 @@
 
 SQLite (the default, one file): ``journal_mode=WAL``, ``synchronous=FULL``, ``foreign_keys=ON``,
 64 KiB pages for new files (raw blobs, PERFORMANCE.md), a busy timeout, and transactions begun by
-SQLAlchemy (``BEGIN``) rather than by the sqlite3 module, so DDL in migrations is transactional
-too. A new store file is created with mode 0600.
+SQLAlchemy rather than by the sqlite3 module, so DDL in migrations is transactional too; sessions
+that write begin ``IMMEDIATE`` (execution option :data:`WRITER`), so concurrent writers wait their
+turn instead of failing. A new store file is created with mode 0600.
 
 PostgreSQL (by URL, ``postgresql+psycopg://...``): ``synchronous_commit`` is checked on every new
 connection and turned back on for mailconduit's sessions when the server has it off.
@@ -25,13 +26,15 @@ from sqlalchemy.pool import StaticPool
 
 from mailconduit._errors import StoreError
 
-__all__ = ["check_durability", "create_store_engine", "display_url", "sqlite_path"]
+__all__ = ["WRITER", "check_durability", "create_store_engine", "display_url", "sqlite_path"]
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_PAGE_SIZE = 65_536
 SQLITE_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+WRITER = "mailconduit_writer"
+"""Execution option: this connection's transactions write (SQLite begins them IMMEDIATE)."""
 
 
 def parse_url(url: str) -> URL:
@@ -112,7 +115,11 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Writers take the write lock up front (waiting up to the busy timeout): a deferred
+        # transaction that reads, then writes, fails at once with "database is locked" when another
+        # writer got there first. Everything else keeps the lock-free deferred BEGIN.
+        writer = connection.get_execution_options().get(WRITER, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, inspect, text
 
 from mailconduit._errors import StoreError
+from mailconduit._store._engine import WRITER
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -79,7 +80,7 @@ def migrate(engine: Engine, revision: str = "heads") -> None:
     current = current_revision(engine)
     if current is not None and current not in known_revisions():
         raise unknown_revision_error(engine, current)
-    with engine.begin() as connection:
+    with engine.connect().execution_options(**{WRITER: True}) as connection, connection.begin():
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

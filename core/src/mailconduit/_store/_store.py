@@ -14,7 +14,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailconduit._errors import StoreError
-from mailconduit._store._engine import check_durability, create_store_engine, display_url, sqlite_path
+from mailconduit._store._engine import (
+    WRITER,
+    check_durability,
+    create_store_engine,
+    display_url,
+    sqlite_path,
+)
 from mailconduit._store._migrate import (
     current_revision,
     head_revision,
@@ -48,9 +54,15 @@ class Store:
         return display_url(self.engine.url)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back if it raises.
+
+        Args:
+            readonly: the session only reads; on SQLite it then takes no write lock and never
+                waits for a writer. Writing sessions take SQLite's write lock when they begin.
+        """
         with self._sessions() as session, session.begin():
+            session.connection(execution_options={WRITER: not readonly})
             yield session
 
     def upgrade(self) -> tuple[str | None, str]:
