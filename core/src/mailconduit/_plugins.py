@@ -126,40 +126,41 @@ class Hooks:
         self._pm = pm
         self._hook = pm.hook
 
-    def _per_plugin(self, hook_name: str, binder: Callable[[str], Any]) -> None:
-        """Call a provider hook plugin by plugin, each with a ``register`` bound to that plugin's name.
+    def _per_plugin(self, hook_name: str, register: Callable[[str], Any]) -> None:
+        """Call a provider hook plugin by plugin, each with ``register(plugin_name)`` as its ``register``.
 
-        Registration order (oldest first), so listings are stable; duplicates are errors anyway.
+        Registration order (oldest first: built-ins, installed, local), so a duplicate's message
+        names the earlier plugin first; duplicates are errors anyway.
         """
         caller = getattr(self._hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):
-            impl.function(register=binder(self._pm.get_name(impl.plugin) or "?"))
+        for impl in caller.get_hookimpls():  # pluggy lists oldest first (and calls newest first)
+            impl.function(register=register(self._pm.get_name(impl.plugin) or "?"))
 
-    def register_transports(self, binder: Callable[[str], Any]) -> None:
-        """Call ``register_transports`` on every plugin with ``binder(plugin_name)``."""
-        self._per_plugin("register_transports", binder)
+    def register_transports(self, register: Callable[[str], Any]) -> None:
+        """Call ``register_transports`` per plugin with ``register(plugin_name)``."""
+        self._per_plugin("register_transports", register)
 
-    def register_authenticators(self, binder: Callable[[str], Any]) -> None:
-        """Call ``register_authenticators`` on every plugin with ``binder(plugin_name)``."""
-        self._per_plugin("register_authenticators", binder)
+    def register_authenticators(self, register: Callable[[str], Any]) -> None:
+        """Call ``register_authenticators`` per plugin with ``register(plugin_name)``."""
+        self._per_plugin("register_authenticators", register)
 
-    def register_config_sections(self, binder: Callable[[str], Any]) -> None:
-        """Call ``register_config_sections`` on every plugin with ``binder(plugin_name)``."""
-        self._per_plugin("register_config_sections", binder)
+    def register_config_sections(self, register: Callable[[str], Any]) -> None:
+        """Call ``register_config_sections`` per plugin with ``register(plugin_name)``."""
+        self._per_plugin("register_config_sections", register)
 
-    def register_actions(self, binder: Callable[[str], Any]) -> None:
-        """Call ``register_actions`` on every plugin with ``binder(plugin_name)``."""
-        self._per_plugin("register_actions", binder)
+    def register_actions(self, register: Callable[[str], Any]) -> None:
+        """Call ``register_actions`` per plugin with ``register(plugin_name)``."""
+        self._per_plugin("register_actions", register)
 
-    def register_template_engines(self, binder: Callable[[str], Any]) -> None:
-        """Call ``register_template_engines`` on every plugin with ``binder(plugin_name)``."""
-        self._per_plugin("register_template_engines", binder)
+    def register_template_engines(self, register: Callable[[str], Any]) -> None:
+        """Call ``register_template_engines`` per plugin with ``register(plugin_name)``."""
+        self._per_plugin("register_template_engines", register)
 
-    def register_commands(self, binder: Callable[[str], Any]) -> None:
-        """Call ``register_commands`` on every plugin with ``binder(plugin_name)``."""
-        self._per_plugin("register_commands", binder)
+    def register_commands(self, register: Callable[[str], Any]) -> None:
+        """Call ``register_commands`` per plugin with ``register(plugin_name)``."""
+        self._per_plugin("register_commands", register)
 
-    def message_transforms(self, account: Account, direction: Direction) -> list[Any]:
+    def message_transforms(self, account: Account, *, direction: Direction) -> list[Any]:
         """Every plugin's transforms for ``account`` in ``direction``, sorted by stage (stable)."""
         collected: list[Any] = []
         for contribution in self._hook.message_transforms(account=account):
