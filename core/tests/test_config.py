@@ -700,3 +700,41 @@ def test_receive_settings_base_is_not_structured_without_a_protocol(core: Plugin
     assert problems == [
         ("accounts.a.receive", "expected a mapping with protocol: one of memory, got 'imap.example.test'")
     ]
+
+
+def test_local_plugin_modules_must_be_loaded_before_the_config(
+    core: PluginSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("mc_test_local_plugin")
+    exec("from mailconduit import hookimpl\n", module.__dict__)
+    monkeypatch.setitem(sys.modules, "mc_test_local_plugin", module)
+    loaded = load_plugins(autoload=False, local=["mc_test_local_plugin"])
+    assert load_config("plugins: [mc_test_local_plugin]\n", loaded).plugins == ["mc_test_local_plugin"]
+    assert problems_of("plugins: [mc_test_local_plugin]\n", core) == [
+        (
+            "plugins[0]",
+            "plugin module 'mc_test_local_plugin' is not loaded; load the plugins with "
+            "load_plugins(local=local_plugin_modules(path)) before load_config",
+        )
+    ]
+    monkeypatch.setenv("MAILCONDUIT_DISABLE_PLUGINS", "mc_test_local_plugin")
+    assert load_config("plugins: [mc_test_local_plugin]\n", core).plugins == ["mc_test_local_plugin"]
+
+
+def test_the_converter_does_not_keep_its_plugin_set_alive() -> None:
+    import gc
+    import weakref
+
+    from mailconduit._config._converter import _CACHE, converter_for
+
+    plugins = load_plugins(autoload=False)
+    assert converter_for(plugins) is converter_for(plugins)  # one converter per plugin set
+    load_config("accounts: {a: {email: a@example.test}}\n", plugins)
+    ref = weakref.ref(plugins)
+    key = id(plugins)
+    del plugins
+    gc.collect()
+    assert ref() is None and key not in _CACHE

@@ -69,12 +69,11 @@ class ConfigConverter:
     """A cattrs converter with the strict hooks and the tagged unions of one plugin set.
 
     Attributes:
-        plugins: the plugin set whose registries define the unions.
         converter: the ``cattrs.Converter`` (``forbid_extra_keys=True``).
     """
 
     def __init__(self, plugins: PluginSet) -> None:
-        self.plugins = plugins
+        self._plugins = weakref.ref(plugins)  # the cache below must not keep the plugin set alive
         self.converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
         install_strict_hooks(self.converter)
         registries = plugins.registries
@@ -83,6 +82,14 @@ class ConfigConverter:
         self._tagged(ReceiveSettings, "protocol", "receive protocol", registries.receive_transports)
         self._tagged(OAuthProviderSettings, "type", "oauth provider type", registries.oauth_providers)
         self.converter.register_structure_hook_func(lambda t: t is PipelineStep, self._step)
+
+    @property
+    def plugins(self) -> PluginSet:
+        """The plugin set this converter was built for."""
+        plugins = self._plugins()
+        if plugins is None:
+            raise RuntimeError("the plugin set of this converter is gone; build one with converter_for()")
+        return plugins
 
     def structure(self, value: Any, type_: Any) -> Any:
         """Structure ``value`` as ``type_``; problems raise with notes for ``transform_error``."""

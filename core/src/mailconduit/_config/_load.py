@@ -165,21 +165,28 @@ def _database(value: Any) -> str:
 
 
 def _plugins(cc: ConfigConverter, value: Any) -> list[str]:
+    """The local plugin modules: dotted names, each loaded into ``cc.plugins`` (or disabled)."""
     import re
 
+    from mailconduit._plugins import DISABLE_ENV
+
     names: list[str] = [] if value is None else cc.structure(value, list[str])
+    loaded = {info.name for info in cc.plugins.plugins}
+    disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",")}
     errors: list[Exception] = []
     for index, name in enumerate(names):
+        problem = None
         if not re.match(_MODULE, name):
-            errors.append(
-                at_index(
-                    Problem(f"expected a dotted module name like myapp.mail_plugin, got {name!r}"), index
-                )
+            problem = f"expected a dotted module name like myapp.mail_plugin, got {name!r}"
+        elif (failure := cc.plugins.failure_for(name)) is not None:
+            problem = f"plugin module {name!r} failed to load: {failure.error}"
+        elif name not in loaded and name not in disabled:
+            problem = (
+                f"plugin module {name!r} is not loaded; load the plugins with "
+                "load_plugins(local=local_plugin_modules(path)) before load_config"
             )
-        elif cc.plugins.failure_for(name) is not None:
-            failure = cc.plugins.failure_for(name)
-            assert failure is not None
-            errors.append(at_index(Problem(f"plugin module {name!r} failed to load: {failure.error}"), index))
+        if problem is not None:
+            errors.append(at_index(Problem(problem), index))
     if errors:
         from cattrs.errors import IterableValidationError
 
