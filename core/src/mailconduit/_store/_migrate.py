@@ -63,12 +63,6 @@ def current_revision(engine: Engine) -> str | None:
     return rows[0] if rows else None
 
 
-def has_tables(engine: Engine) -> bool:
-    """True when the database holds any table at all."""
-    with engine.connect() as connection:
-        return bool(inspect(connection).get_table_names())
-
-
 def migrate(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (default: the newest), in one transaction.
 
