@@ -79,10 +79,10 @@ def authenticate(client: SmtpClient, credentials: Credentials) -> str:
     after_answers = b"\x01" if mechanism == "OAUTHBEARER" else b""
     sent: list[str] = []
     if initial is None:
-        code, message = client.command("AUTH", "auth", mechanism)
+        code, message = client.command("AUTH", "AUTH", mechanism)
     else:
         sent.append(_b64(initial))
-        code, message = client.command("AUTH", "auth", f"{mechanism} {sent[-1]}")
+        code, message = client.command("AUTH", "AUTH", f"{mechanism} {sent[-1]}")
     rounds = 0
     while code == 334:
         rounds += 1

@@ -28,6 +28,8 @@ __all__ = ["SmtpClient", "connect"]
 class SmtpClient(smtplib.SMTP):
     """An ``smtplib.SMTP`` that reports failures as mailconduit errors; build it with :func:`connect`."""
 
+    ehlo_msg = "EHLO"
+
     def __init__(self, where: Where, ehlo_name: str | None, implicit_tls: ssl.SSLContext | None) -> None:
         # local_hostname given, so smtplib does not call socket.getfqdn(); no host, so no connect yet
         super().__init__(local_hostname=ehlo_name or "localhost", timeout=where.timeout)
@@ -106,7 +108,7 @@ class SmtpClient(smtplib.SMTP):
                 "nothing was sent in plaintext. Someone may be stripping STARTTLS, or use tls: tls if the "
                 "port speaks implicit TLS"
             )
-        code, message = self.command("STARTTLS", "starttls")
+        code, message = self.command("STARTTLS", "STARTTLS")
         if code != 220:
             self.close()
             refused = reply_error(self.where, "STARTTLS", code, message)

@@ -42,7 +42,7 @@ PROBLEMS = {
 }
 """Every ``problem`` key :func:`probe` can report, with what it means."""
 
-_NAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
+_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 _EXPIRED = {9, 10}  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
 
 
@@ -63,7 +63,7 @@ def diagnose(exc: BaseException) -> str:
     if isinstance(exc, TlsError):
         for cause in causes:
             if isinstance(cause, ssl.SSLCertVerificationError):
-                if cause.verify_code == _NAME_MISMATCH:
+                if cause.verify_code in _NAME_MISMATCH:
                     return "tls_name_mismatch"
                 return "tls_expired" if cause.verify_code in _EXPIRED else "tls_untrusted"
         return "tls_failed"

@@ -21,7 +21,7 @@ __all__ = ["QUIT_TIMEOUT", "SmtpSession"]
 
 log = logging.getLogger("mailconduit.smtp")
 
-QUIT_TIMEOUT = 5.0
+QUIT_TIMEOUT = 2.0
 """Seconds to wait for the answer to QUIT; the connection is closed either way."""
 
 
@@ -99,13 +99,13 @@ class SmtpSession:
         rcpt_suffix = "".join(f" {p}" for p in rcpt_options)
 
         code, message = client.command(
-            "MAIL FROM", "mail", f"FROM:<{envelope_from}>{''.join(f' {p}' for p in params)}"
+            "MAIL FROM", "MAIL", f"FROM:<{envelope_from}>{''.join(f' {p}' for p in params)}"
         )
         if code != 250:
             raise self._refused("MAIL FROM", code, message)
         results = []
         for recipient in recipients:
-            code, message = client.command("RCPT TO", "rcpt", f"TO:<{recipient}>{rcpt_suffix}")
+            code, message = client.command("RCPT TO", "RCPT", f"TO:<{recipient}>{rcpt_suffix}")
             if code == 421:
                 raise self._refused("RCPT TO", code, message)
             results.append(
@@ -117,7 +117,7 @@ class SmtpSession:
         if not accepted:
             self._reset()
             raise self._all_refused(results)
-        code, message = client.command("DATA", "data")
+        code, message = client.command("DATA", "DATA")
         if code != 354:
             raise self._refused("DATA", code, message)
         code, message = client.send_raw("end of DATA", framed)
@@ -164,7 +164,7 @@ class SmtpSession:
         if not self.is_open:
             return
         try:
-            code, _message = self._client.command("RSET", "rset")
+            code, _message = self._client.command("RSET", "RSET")
         except TransportError:
             return
         if code != 250:
@@ -194,7 +194,7 @@ class SmtpSession:
         if not self.is_open:
             return False
         try:
-            code, _message = self._client.command("NOOP", "noop")
+            code, _message = self._client.command("NOOP", "NOOP")
         except TransportError:
             return False
         if code != 250:
@@ -209,7 +209,7 @@ class SmtpSession:
             return
         try:
             client.sock.settimeout(min(client.where.timeout, QUIT_TIMEOUT))
-            client.putcmd("quit")
+            client.putcmd("QUIT")
             client.getreply()
         except Exception:  # noqa: S110 - closing must never raise; the connection goes anyway
             pass
