@@ -19,13 +19,9 @@ from cattrs.errors import ClassValidationError
 
 from mailconduit._addresses import parse_address
 from mailconduit._config._errors import Problem, at_attribute, describe_value, unknown_key
+from mailconduit._config._hooks import install_strict_hooks
 from mailconduit._config._schema import PipelineStep
-from mailconduit._config._structure import (
-    build_attrs,
-    install_strict_hooks,
-    structure_attrs,
-    structure_fields,
-)
+from mailconduit._config._structure import build_attrs, structure_attrs, structure_fields
 from mailconduit._errors import AddressError
 from mailconduit._model import Account, AuthSettings, OAuthProviderSettings, ReceiveSettings, SendSettings
 from mailconduit._plugins import KNOWN_PLUGINS, PluginSet
