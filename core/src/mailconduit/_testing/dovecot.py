@@ -13,7 +13,7 @@ What the instance offers: ``imap_port`` (cleartext, STARTTLS), ``imaps_port``, `
 and ``localhost``; LOGIN/PLAIN allowed on every port; IDLE (a change shows ~0.5 s later: wait with a
 deadline loop), MOVE, UIDPLUS, SPECIAL-USE folders Drafts, Sent, Trash (subscribed) and Archive;
 ``auth_failure_delay = 0`` so a wrong password fails at once. Users are added while it runs
-(passwd-file, re-read when it changes); :meth:`DovecotServer.seed` writes Maildir files directly,
+(a file-system dict passdb, read on every login); :meth:`DovecotServer.seed` writes Maildir files directly,
 fast enough for 10,000 messages (UIDs follow the list order). Dovecot serves a message with CRLF
 line ends; seeded bytes should use CRLF, and are stored with LF as Dovecot itself does.
 
@@ -28,6 +28,7 @@ Start-up takes ~0.1 s, shutdown ~1 s: prefer the session fixture.
 from __future__ import annotations
 
 import imaplib
+import json
 import os
 import poplib
 import re
@@ -95,8 +96,8 @@ class MailUser:
 
 
 def _check_password(password: str) -> None:
-    if not password or any(ch in password for ch in ":\r\n\0"):
-        raise ValueError("a test password must be non-empty and contain no ':', CR, LF or NUL")
+    if not password or any(ch in password for ch in "\r\n\0"):
+        raise ValueError("a test password must be non-empty and contain no CR, LF or NUL")
 
 
 class DovecotServer:
@@ -118,7 +119,7 @@ class DovecotServer:
         Args:
             ca: the CA that issues the server certificate (also written to ``DIR/tls/ca.pem``).
             extra_mechs: more ``auth_mechanisms`` (``"xoauth2 oauthbearer"``).
-            extra_passdb: a passdb block placed before the passwd-file one; ``@DIR@`` is filled in.
+            extra_passdb: a passdb block placed before the users' dict passdb; ``@DIR@`` is filled in.
             extra_conf: more settings; ``@DIR@`` is filled in.
             files: ``{relative name: text}`` written into the instance dir, ``@DIR@`` filled in.
         """
@@ -161,8 +162,11 @@ class DovecotServer:
         for name, text in self._files.items():
             (self.dir / name).parent.mkdir(parents=True, exist_ok=True)
             (self.dir / name).write_text(text.replace("@DIR@", str(self.dir)), encoding="utf-8")
-        (self.dir / "passwd").write_text("")
-        (self.dir / "master-users").write_text("")
+        for kind, key in (("passdb", "%n"), ("master", "%u")):
+            (self.dir / "users" / kind).mkdir(parents=True)
+            conf = f"uri = fs:posix:prefix={self.dir}/users/\npassword_key = {kind}/{key}\n"
+            name = "master-passdb.conf.ext" if kind == "master" else "passdb.conf.ext"
+            (self.dir / name).write_text(conf + "default_pass_scheme = PLAIN\n")
         self.ports = {name: free_port() for name in ("imap", "imaps", "pop3", "pop3s")}
         values: dict[str, object] = {
             "DIR": self.dir,
@@ -240,10 +244,14 @@ class DovecotServer:
             self._counter += 1
             return f"{prefix}{self._counter}-{secrets.token_hex(3)}"
 
-    def _append(self, file: str, line: str) -> None:
-        # Dovecot re-reads a passwd-file when its size or mtime changes; appending always grows it
-        with self._lock, (self.dir / file).open("a", encoding="utf-8") as out:
-            out.write(line)
+    def _write_user(self, kind: str, user: MailUser) -> None:
+        # one JSON file per user, read by Dovecot's dict passdb on every lookup; renamed into place
+        target = self.dir / "users" / kind / user.name
+        tmp = target.with_name(f".{user.name}.tmp")
+        tmp.write_text(json.dumps({"password": user.password}), encoding="utf-8")
+        tmp.chmod(0o600)
+        self._own(tmp)
+        tmp.rename(target)
 
     def add_user(
         self, name: str | None = None, password: str | None = None, *, prefix: str = "user"
@@ -252,14 +260,14 @@ class DovecotServer:
 
         Args:
             name: login name (letters, digits, ``_`` and ``-``); default ``<prefix><n>-<hex>``.
-            password: default a random one; no ``:``, CR, LF or NUL.
+            password: default a random one; no CR, LF or NUL.
             prefix: start of a generated name.
         """
         user = MailUser(name or self._unique(prefix), password or secrets.token_urlsafe(12))
         if not _NAME.match(user.name):
             raise ValueError(f"user name {user.name!r}: use letters, digits, '_' and '-' (max 64)")
         _check_password(user.password)
-        self._append("passwd", f"{user.name}:{{PLAIN}}{user.password}::::::\n")
+        self._write_user("passdb", user)
         return user
 
     def add_master_user(self, name: str | None = None, password: str | None = None) -> MailUser:
@@ -271,7 +279,7 @@ class DovecotServer:
         if not _NAME.match(user.name):
             raise ValueError(f"user name {user.name!r}: use letters, digits, '_' and '-' (max 64)")
         _check_password(user.password)
-        self._append("master-users", f"{user.name}:{{PLAIN}}{user.password}\n")
+        self._write_user("master", user)
         return user
 
     def grant(self, owner: MailUser, grantee: str, rights: str = ALL_RIGHTS) -> None:

@@ -163,9 +163,9 @@ class _Pipe:
         deadline = time.monotonic() + _DRAIN_TIMEOUT
         while _unsent(target) and time.monotonic() < deadline:
             time.sleep(0.001)
+        self.conn.triggered.set()
         for sock in (self.src["up"], self.src["down"]):
             _close(sock, fault.rst)
-        self.conn.triggered.set()
         return True
 
     def run(self, stopping: threading.Event) -> None:
@@ -211,9 +211,9 @@ class _Pipe:
             _close(self.dst[direction], rst=True)
             return False
         if not data:
-            if self.blackholed:  # a side gave up on the dead connection: close the other too
+            if self.blackholed and direction == "up":  # the client gave up on the dead connection
                 return False
-            self.eof[direction] = True
+            self.eof[direction] = True  # a server's FIN is swallowed by the blackhole too
             if not self.buf[direction] and not self.blackholed:
                 self._half_close(direction)
             return True

@@ -178,7 +178,7 @@ class SmtpRecorder:
         ok = self.users.get(login) == auth_data.password.decode("utf-8", "replace")
         if ok:
             server.record.auth_user = login
-        return AuthResult(success=ok, auth_data=login if ok else None)
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
     @staticmethod
     def _apply(server: Any, fault: SmtpFault) -> str:
