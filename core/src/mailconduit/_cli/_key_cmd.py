@@ -39,11 +39,11 @@ def new() -> None:
 @click.pass_obj
 def rotate(obj: CliContext) -> None:
     """Re-encrypt every stored secret and token cache with the newest key."""
-    from mailconduit._cli._store_access import open_cli_store
+    from mailconduit._cli._store_access import open_cli_store, secret_key
     from mailconduit._crypto import load_keyring
     from mailconduit._store._repo_secrets import rotate_all
 
-    keyring = load_keyring()
+    keyring = load_keyring(secret_key(obj))
     store = open_cli_store(obj)
     try:
         with store.session() as session:
