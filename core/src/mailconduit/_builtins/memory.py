@@ -269,31 +269,41 @@ class MemoryMailbox:
         fresh = [r for r in refs if r.key not in known_set]
         return fresh if limit is None else fresh[:limit]
 
+    @staticmethod
+    def _uid(box: _Folder, ref: MessageRef) -> int | None:
+        """The UID of ``ref`` in ``box``, or None when the ref is from an older UIDVALIDITY (stale)."""
+        uidvalidity, _, uid = ref.key.partition(":")
+        if uidvalidity != str(box.uidvalidity) or not uid.isdigit():
+            return None
+        return int(uid)
+
     def fetch(self, folder: str, refs: Sequence[MessageRef]) -> Iterator[RawMail]:
-        """Yield the bytes of ``refs`` that still exist."""
+        """Yield the bytes of ``refs`` that still exist (a stale ref yields nothing)."""
         box = self._box(folder)
         for ref in refs:
-            uid = int(ref.key.split(":")[1])
+            uid = self._uid(box, ref)
             with self._server._lock:
-                item = box.messages.get(uid)
+                item = box.messages.get(uid) if uid is not None else None
             if item is not None:
                 yield RawMail(ref=ref, data=item[0], flags=item[1], internal_date=datetime.now(UTC))
 
     def delete(self, folder: str, refs: Sequence[MessageRef]) -> None:
-        """Remove exactly ``refs``."""
+        """Remove exactly ``refs``; a stale ref (older UIDVALIDITY) removes nothing."""
         box = self._box(folder)
         with self._server._lock:
             for ref in refs:
-                box.messages.pop(int(ref.key.split(":")[1]), None)
+                uid = self._uid(box, ref)
+                if uid is not None:
+                    box.messages.pop(uid, None)
 
     def move(self, folder: str, refs: Sequence[MessageRef], target: str) -> None:
         """Move exactly ``refs`` to ``target`` (which must exist)."""
         source = self._box(folder)
         self._box(target) if target == "INBOX" else self._existing(target)
         for ref in refs:
-            uid = int(ref.key.split(":")[1])
+            uid = self._uid(source, ref)
             with self._server._lock:
-                item = source.messages.pop(uid, None)
+                item = source.messages.pop(uid, None) if uid is not None else None
             if item is not None:
                 self._server.deliver(self._user, item[0], target, item[1])
 
