@@ -59,6 +59,7 @@ from mailconduit._testing._procs import (
     wait_until,
 )
 from mailconduit._testing.ca import issue_server_cert
+from mailconduit._testing.canaries import canary
 from mailconduit._testing.require import missing_server
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ class DovecotServer:
             password: default a random one; no CR, LF or NUL.
             prefix: start of a generated name.
         """
-        user = MailUser(name or self._unique(prefix), password or secrets.token_urlsafe(12))
+        user = MailUser(name or self._unique(prefix), password or canary("password"))
         if not _NAME.match(user.name):
             raise ValueError(f"user name {user.name!r}: use letters, digits, '_' and '-' (max 64)")
         _check_password(user.password)
@@ -275,7 +276,7 @@ class DovecotServer:
 
         The ACL plugin still applies: :meth:`grant` the master rights on the target first.
         """
-        user = MailUser(name or self._unique("master"), password or secrets.token_urlsafe(12))
+        user = MailUser(name or self._unique("master"), password or canary("password"))
         if not _NAME.match(user.name):
             raise ValueError(f"user name {user.name!r}: use letters, digits, '_' and '-' (max 64)")
         _check_password(user.password)

@@ -37,6 +37,7 @@ import pytest
 
 from mailconduit._testing._procs import free_port, wait_until
 from mailconduit._testing.ca import CertFiles
+from mailconduit._testing.canaries import canary
 from mailconduit._testing.dovecot import MailUser, _check_password
 from mailconduit._testing.require import missing_server
 
@@ -420,7 +421,7 @@ class SmtpServer:
 
         user = MailUser(
             name or f"smtp{len(self.recorder.users) + 1}-{secrets.token_hex(3)}",
-            password or secrets.token_urlsafe(12),
+            password or canary("password"),
         )
         _check_password(user.password)
         self.recorder.users[user.name] = user.password
