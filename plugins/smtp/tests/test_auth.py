@@ -1,4 +1,4 @@
-"""AUTH with Credentials: PLAIN (with authzid for a shared mailbox), LOGIN, XOAUTH2; refusals never show secrets."""
+"""AUTH with Credentials: PLAIN (authzid for a shared mailbox), LOGIN, XOAUTH2; refusals hide secrets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""C1/C2 at the transport level: temporary and permanent replies, per-recipient refusals, dropped connections."""
+"""C1/C2 at the transport level: temporary and permanent replies, per-recipient refusals, dropped links."""
 
 from __future__ import annotations
 
