@@ -48,6 +48,7 @@ from mailconduit._model import (
 )
 from mailconduit._plugins import LoadFailure, PluginInfo, PluginSet, load_plugins
 from mailconduit._protocols import (
+    MAILBOX_CAPABILITIES,
     Action,
     ActionContext,
     Authenticator,
@@ -92,6 +93,7 @@ from mailconduit.hookspecs import hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAILBOX_CAPABILITIES",
     "Account",
     "Action",
     "ActionContext",

@@ -25,6 +25,7 @@ from mailconduit._types import (
 )
 
 __all__ = [
+    "MAILBOX_CAPABILITIES",
     "Action",
     "ActionContext",
     "Authenticator",
@@ -35,6 +36,9 @@ __all__ = [
     "TemplateEngine",
     "Transform",
 ]
+
+MAILBOX_CAPABILITIES = frozenset({"folders", "uidvalidity", "delete", "move", "copy", "idle"})
+"""Capability names a ``Mailbox`` may report."""
 
 
 @runtime_checkable
@@ -66,6 +70,17 @@ class SendTransport(Protocol):
 @runtime_checkable
 class Mailbox(Protocol):
     """An open, logged-in connection to an account's mail on a server."""
+
+    def capabilities(self) -> frozenset[str]:
+        """What this mailbox can do, from the names in ``MAILBOX_CAPABILITIES``.
+
+        ``folders`` (more than INBOX), ``uidvalidity`` (keys survive only while it holds), ``delete``
+        (exactly the given messages: IMAP needs UIDPLUS, POP3 needs UIDL), ``move`` (atomic MOVE;
+        without it the core copies then deletes), ``idle`` (``wait`` wakes on new mail).
+        The core checks these before it fetches anything, so an impossible after-replication
+        action fails up front.
+        """
+        ...
 
     def folders(self) -> list[FolderInfo]:
         """List the folders (POP3: just ``INBOX``)."""

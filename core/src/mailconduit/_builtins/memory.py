@@ -234,6 +234,11 @@ class MemoryMailbox:
         self._server = server
         self._user = user
 
+    def capabilities(self) -> frozenset[str]:
+        """Everything, with ``idle`` only when the server supports it."""
+        base = {"folders", "uidvalidity", "delete", "move", "copy"}
+        return frozenset(base | {"idle"} if self._server.supports_idle else base)
+
     def folders(self) -> list[FolderInfo]:
         """The user's folders."""
         self._server.folder(self._user)
