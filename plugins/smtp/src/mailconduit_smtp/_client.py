@@ -22,7 +22,10 @@ from typing import Any
 from mailconduit import ProtocolError, TlsError, TlsMode
 from mailconduit_smtp._errmap import Where, reply_error, reply_text, translate
 
-__all__ = ["SmtpClient", "connect"]
+__all__ = ["SEND_CHUNK", "SmtpClient", "connect"]
+
+SEND_CHUNK = 64 * 1024
+"""Bytes per ``sendall`` while sending message data; the timeout applies to each chunk."""
 
 
 class SmtpClient(smtplib.SMTP):
@@ -63,9 +66,18 @@ class SmtpClient(smtplib.SMTP):
             raise translate(exc, self.where, stage) from exc
 
     def send_raw(self, stage: str, data: bytes) -> tuple[int, bytes]:
-        """Send ``data`` as it is (framed DATA content) and return the reply that follows."""
+        """Send ``data`` as it is (framed DATA content) and return the reply that follows.
+
+        Sent in chunks of :data:`SEND_CHUNK` bytes: ``socket.sendall`` applies the timeout to the
+        whole call, so one call for a large message on a slow link would time out while data is
+        still flowing. Per chunk, the timeout means "no progress for that long".
+        """
         try:
-            self.send(data)
+            view = memoryview(data)
+            for start in range(0, len(view), SEND_CHUNK):
+                if self.sock is None:
+                    raise smtplib.SMTPServerDisconnected("please run connect() first")
+                self.sock.sendall(view[start : start + SEND_CHUNK])
             return self.getreply()
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
