@@ -65,13 +65,13 @@ class AfterReplication(enum.StrEnum):
     DELETE = "delete"
 
 
-def _positive(instance: object, attribute: Any, value: timedelta | None) -> None:
-    if value is not None and value <= timedelta(0):
+def _positive(instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, timedelta) and value <= timedelta(0):
         raise ValueError(f"must be a positive duration, got {value}")
 
 
-def _port(instance: object, attribute: Any, value: int | None) -> None:
-    if value is not None and not 1 <= value <= 65535:
+def _port(instance: object, attribute: Any, value: Any) -> None:
+    if isinstance(value, int) and not 1 <= value <= 65535:
         raise ValueError(f"must be between 1 and 65535, got {value}")
 
 
