@@ -175,9 +175,9 @@ class TestMemoryMailboxWithoutIdle(TestMemoryMailbox):
     supports_idle = False
 
     @pytest.fixture
-    def mail_server(self, memory_server: MemoryServer) -> MemoryMailProbe:
+    def account(self, memory_server: MemoryServer) -> Account:
         memory_server.supports_idle = False
-        return MemoryMailProbe(memory_server, USER)
+        return _account(memory_server)
 
 
 # --------------------------------------------------------------------------- authenticator

@@ -25,7 +25,7 @@ import pytest
 
 from mailconduit._errors import AuthenticationError, TransportError
 from mailconduit._model import Account
-from mailconduit._protocols import Mailbox, ReceiveTransport
+from mailconduit._protocols import MAILBOX_CAPABILITIES, Mailbox, ReceiveTransport
 from mailconduit._testing.contract_base import missing_fixture
 from mailconduit._testing.contract_samples import sample_message
 from mailconduit._types import Credentials, MessageRef
@@ -54,11 +54,13 @@ class MailboxContract:
     ``credentials``, ``bad_credentials`` and ``mail_server`` (a ``MailServerProbe``).
 
     Capability flags (class attributes): ``has_uidvalidity`` (False for POP3), ``supports_folders``
-    (other folders than INBOX), ``supports_move``, ``supports_idle``, ``requires_auth``.
+    (other folders than INBOX), ``supports_delete``, ``supports_move``, ``supports_idle``,
+    ``requires_auth``. The mailbox's own ``capabilities()`` must agree with them.
     """
 
     has_uidvalidity: ClassVar[bool] = True
     supports_folders: ClassVar[bool] = True
+    supports_delete: ClassVar[bool] = True
     supports_move: ClassVar[bool] = True
     supports_idle: ClassVar[bool] = True
     requires_auth: ClassVar[bool] = True
@@ -119,6 +121,22 @@ class MailboxContract:
         return [raw.data for raw in mailbox.fetch(folder, refs)]
 
     # ------------------------------------------------------------------ tests
+
+    def test_capabilities_agree_with_the_declared_flags(self, mailbox: Mailbox) -> None:
+        """``capabilities()`` uses known names and reports what the suite's flags declare.
+
+        How to fix: derive the set from the server's CAPABILITY reply (UIDPLUS -> ``delete``, MOVE
+        -> ``move``, IDLE -> ``idle``); or correct the flags in your contract subclass.
+        """
+        capabilities = mailbox.capabilities()
+        assert capabilities <= MAILBOX_CAPABILITIES
+        declared = {
+            "uidvalidity": self.has_uidvalidity,
+            "folders": self.supports_folders,
+            "delete": self.supports_delete,
+            "idle": self.supports_idle,
+        }
+        assert {name: name in capabilities for name in declared} == declared
 
     def test_folders_list_inbox(self, mailbox: Mailbox) -> None:
         """``folders()`` lists ``INBOX``.
@@ -186,6 +204,8 @@ class MailboxContract:
         How to fix: mark exactly these UIDs deleted and expunge only them (UID EXPUNGE, or MOVE to
         nowhere); never a plain EXPUNGE of the whole folder. POP3: DELE these and QUIT.
         """
+        if not self.supports_delete:
+            pytest.skip("capability off: supports_delete")
         known = self._keys(mailbox)
         messages = self._deliver(mail_server, [400, 401, 402])
         refs = mailbox.list_new(INBOX, known, True, None)
