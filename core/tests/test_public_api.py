@@ -37,6 +37,7 @@ PUBLIC_NAMES = [
     "FolderState",
     "HeaderInjectionError",
     "LoadFailure",
+    "MAILBOX_CAPABILITIES",
     "Mailbox",
     "MailconduitError",
     "Message",
