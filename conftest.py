@@ -5,4 +5,4 @@
   appear in any log record, captured output or temp file of the run, or the run fails.
 """
 
-pytest_plugins = ["mailconduit.testing", "mailconduit._testing.leak_sweep"]
+pytest_plugins = ["mailconduit.testing", "mailconduit._testing.leak_sweep", "pytester"]

@@ -52,7 +52,6 @@ from mailconduit.testing import (
     stored_sample,
 )
 
-pytest_plugins = ["pytester"]
 
 USER = "alice@example.test"
 PASSWORD = "correct horse battery"

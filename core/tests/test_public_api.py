@@ -53,6 +53,7 @@ PUBLIC_NAMES = [
     "PluginLoadError",
     "PluginMissingError",
     "PluginSet",
+    "ProbingTransport",
     "ProtocolError",
     "RateLimit",
     "RawMail",

@@ -30,6 +30,7 @@ __all__ = [
     "ActionContext",
     "Authenticator",
     "Mailbox",
+    "ProbingTransport",
     "ReceiveTransport",
     "SendSession",
     "SendTransport",
@@ -126,6 +127,23 @@ class ReceiveTransport(Protocol):
 
     def open(self, account: Account, credentials: Credentials | None) -> Mailbox:
         """Connect, secure and log in with ``credentials``."""
+        ...
+
+
+@runtime_checkable
+class ProbingTransport(Protocol):
+    """Optional for a send or receive transport: check a connection without sending or fetching mail.
+
+    ``mailconduit check ACCOUNT`` calls it for each direction whose transport has it.
+    """
+
+    def probe(self, account: Account, credentials: Credentials | None) -> Mapping[str, Any]:
+        """Connect, secure, log in and report what the server offers; never raise for a failure.
+
+        Returns a mapping with ``ok`` (bool); on failure ``problem`` (a short key such as
+        ``tls_name_mismatch``, ``auth_rejected``, ``timeout``, ``refused``), ``explanation`` and
+        ``diagnosis``; anything else the transport learnt (extensions, TLS version, certificate).
+        """
         ...
 
 

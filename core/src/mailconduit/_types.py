@@ -123,8 +123,8 @@ class Stage(enum.IntEnum):
 
     SIGN = 10
     ENCRYPT = 20
-    DECRYPT = 10
-    VERIFY = 20
+    DECRYPT = 30
+    VERIFY = 40
 
 
 @define(frozen=True, kw_only=True)

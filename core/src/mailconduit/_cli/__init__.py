@@ -21,6 +21,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("mailconduit._cli._db_cmd:db", "Create or upgrade the store's schema."),
     "key": ("mailconduit._cli._key_cmd:key", "Make keys that encrypt secrets at rest."),
     "log": ("mailconduit._cli._log_cmd:log", "Show the email log."),
+    "check": (
+        "mailconduit._cli._check_cmd:check",
+        "Connect and log in to an account's servers; send nothing.",
+    ),
 }
 
 

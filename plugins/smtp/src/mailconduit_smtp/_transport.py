@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mailconduit import (
     Account,
@@ -95,3 +95,9 @@ class SmtpTransport:
             SmtpSession(client).close()
             raise
         return SmtpSession(client, mechanism)
+
+    def probe(self, account: Account, credentials: Credentials | None) -> dict[str, Any]:
+        """Check the connection without sending (``mailconduit check``); see ``mailconduit_smtp.probe``."""
+        from mailconduit_smtp._probe import probe
+
+        return probe(account, credentials)
