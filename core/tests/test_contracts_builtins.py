@@ -52,7 +52,6 @@ from mailconduit.testing import (
     stored_sample,
 )
 
-
 USER = "alice@example.test"
 PASSWORD = "correct horse battery"
 _names = itertools.count()
