@@ -57,6 +57,7 @@ from mailconduit._testing.fake_server import (
     scripted_server,
 )
 from mailconduit._testing.faults import Fault, FaultProxy, ProxyConnection, fault_proxy
+from mailconduit._testing.slapd import SlapdServer, slapd
 from mailconduit._testing.smtp import (
     ReceivedMail,
     SmtpFault,
@@ -85,6 +86,7 @@ __all__ = [
     "ScriptedConnection",
     "ScriptedServer",
     "Send",
+    "SlapdServer",
     "SmtpFault",
     "SmtpRecorder",
     "SmtpServer",
@@ -100,6 +102,7 @@ __all__ = [
     "long_line",
     "scripted_server",
     "server_cert",
+    "slapd",
     "smtp_server",
     "test_ca",
     "wait_until",
