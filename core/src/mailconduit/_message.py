@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from attrs import define, field, validators
 
-__all__ = ["Address", "Attachment", "Message", "MessageStatus", "Template"]
+__all__ = ["Address", "Attachment", "Message", "MessageStatus", "SendOptions", "Template"]
 
 
 class MessageStatus(enum.StrEnum):
@@ -99,6 +99,23 @@ class Message:
 
 
 @define(frozen=True, kw_only=True)
+class SendOptions:
+    """How mail made from a template is sent, unless the caller says otherwise.
+
+    Attributes:
+        queue: queue the message for an outbox worker instead of sending it now.
+        delay: schedule the message this long after it is rendered (implies queueing).
+        sign: the message must be signed; sending fails if no installed plugin signs.
+        encrypt: the message must be encrypted; sending fails if no installed plugin encrypts.
+    """
+
+    queue: bool = False
+    delay: timedelta | None = None
+    sign: bool = False
+    encrypt: bool = False
+
+
+@define(frozen=True, kw_only=True)
 class Template:
     """A named message template whose fields are rendered by a template engine.
 
@@ -107,9 +124,13 @@ class Template:
         engine: the registered template engine that renders it (``jinja2`` by default).
         subject, text, html: template sources for the subject and the bodies.
         from_display_name, to, cc, bcc, reply_to: template sources for those fields, so recipients
-            can come from the data.
+            can come from the data; address lists are separated by ``,`` or ``;``.
         attachments: attachments sent with every rendering (normal and inline).
         language: the language of this variant; ``variants`` holds the others by language code.
+            A variant's fields left empty (None, ``""``, no attachments) are taken from this template.
+        default_language: the language used when neither the caller nor the data picks one
+            (``language`` when None).
+        options: send-time options (queue, delay, sign, encrypt).
     """
 
     name: str = field(validator=validators.min_len(1))
@@ -125,3 +146,5 @@ class Template:
     attachments: Sequence[Attachment] = ()
     language: str | None = None
     variants: Mapping[str, Template] = field(factory=dict)
+    default_language: str | None = None
+    options: SendOptions = field(factory=SendOptions)

@@ -23,6 +23,7 @@ from mailconduit.hookspecs import hookimpl
 MAX_OUTPUT_CHARS = 10 * 1024 * 1024
 MAX_RENDER_SECONDS = 2.0
 MAX_SEQUENCE = 1_000_000
+MAX_COMPILED = 256  # compiled templates kept per engine, so rendering one template many times compiles once
 
 # The deadline of the render in progress: per context, so engines shared by threads do not mix them.
 _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("mailconduit_jinja_deadline")
@@ -47,6 +48,7 @@ class Jinja2Engine:
         self.max_output_chars = max_output_chars
         self.max_seconds = max_seconds
         self._environments: dict[bool, Any] = {}
+        self._compiled: dict[tuple[bool, str], Any] = {}
 
     def _environment(self, autoescape: bool) -> Any:
         env = self._environments.get(autoescape)
@@ -60,11 +62,15 @@ class Jinja2Engine:
         import jinja2
         from jinja2.exceptions import SecurityError
 
-        env = self._environment(autoescape)
-        try:
-            template = env.from_string(source)
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{name}, line {exc.lineno}: {exc.message}") from None
+        template = self._compiled.get((autoescape, source))
+        if template is None:
+            try:
+                template = self._environment(autoescape).from_string(source)
+            except jinja2.TemplateSyntaxError as exc:
+                raise TemplateError(f"{name}, line {exc.lineno}: {exc.message}") from None
+            if len(self._compiled) >= MAX_COMPILED:
+                self._compiled.clear()
+            self._compiled[(autoescape, source)] = template
         deadline = time.monotonic() + self.max_seconds
         token = _DEADLINE.set(deadline)
         pieces: list[str] = []
@@ -87,6 +93,8 @@ class Jinja2Engine:
             raise RenderLimitError(f"{name}{_line_of(exc)}: {exc}") from None
         except TemplateError:
             raise
+        except RecursionError as exc:
+            raise RenderLimitError(f"{name}{_line_of(exc)}: macros or loops nest too deeply") from None
         except Exception as exc:
             raise TemplateError(f"{name}{_line_of(exc)}: {type(exc).__name__}: {exc}") from None
         finally:
