@@ -36,6 +36,7 @@ PUBLIC_NAMES = [
     "FolderInfo",
     "FolderState",
     "HeaderInjectionError",
+    "HeaderScan",
     "LoadFailure",
     "MAILBOX_CAPABILITIES",
     "Mailbox",
@@ -47,6 +48,8 @@ PUBLIC_NAMES = [
     "MoveTo",
     "NotRegisteredError",
     "OAuthProviderSettings",
+    "ParseLimits",
+    "ParsedMessage",
     "PasswordAuth",
     "PluginError",
     "PluginInfo",
@@ -94,10 +97,15 @@ PUBLIC_NAMES = [
     "__version__",
     "classify_smtp_code",
     "client_tls_context",
+    "compose",
     "hookimpl",
     "load_plugins",
     "parse_address",
     "parse_address_list",
+    "parse_message",
+    "render_inline_images",
+    "sanitize_html",
+    "scan_headers",
 ]
 
 

@@ -31,6 +31,7 @@ from mailconduit._errors import (
     TransportTimeout,
 )
 from mailconduit._message import Address, Attachment, Message, MessageStatus, Template
+from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
 from mailconduit._model import (
     Account,
     AfterReplication,
@@ -69,6 +70,7 @@ from mailconduit._registering import (
     RegisterTransport,
 )
 from mailconduit._retry import ReplyClass, classify_smtp_code
+from mailconduit._sanitize import render_inline_images, sanitize_html
 from mailconduit._secret import Secret
 from mailconduit._tls import client_tls_context
 from mailconduit._types import (
@@ -117,6 +119,7 @@ __all__ = [
     "FolderInfo",
     "FolderState",
     "HeaderInjectionError",
+    "HeaderScan",
     "LoadFailure",
     "Mailbox",
     "MailconduitError",
@@ -127,6 +130,8 @@ __all__ = [
     "MoveTo",
     "NotRegisteredError",
     "OAuthProviderSettings",
+    "ParseLimits",
+    "ParsedMessage",
     "PasswordAuth",
     "PluginError",
     "PluginInfo",
@@ -174,8 +179,13 @@ __all__ = [
     "__version__",
     "classify_smtp_code",
     "client_tls_context",
+    "compose",
     "hookimpl",
     "load_plugins",
     "parse_address",
     "parse_address_list",
+    "parse_message",
+    "render_inline_images",
+    "sanitize_html",
+    "scan_headers",
 ]
