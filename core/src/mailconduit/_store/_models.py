@@ -37,6 +37,7 @@ __all__ = [
     "Direction",
     "EmailLog",
     "FolderSync",
+    "KnownKey",
     "LogLevel",
     "MessageRaw",
     "MessageRow",
@@ -243,3 +244,22 @@ class TokenCache(Base):
     account: Mapped[str] = mapped_column(String(NAME), primary_key=True)
     token: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class KnownKey(Base):
+    """A server key replication is finished with, so later runs do not fetch it again.
+
+    Written with a batch's results for every message all steps accepted (``message_id`` set), and by
+    ``adopt`` for what a folder held when it was adopted (``message_id`` NULL: never downloaded).
+    Only keys of the folder's current UIDVALIDITY count; POP3 keys (UIDLs) have none.
+    """
+
+    __tablename__ = "known_keys"
+    __table_args__ = (Index(None, "account", "folder", "uidvalidity"),)
+
+    account: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    folder: Mapped[str] = mapped_column(String(FOLDER), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

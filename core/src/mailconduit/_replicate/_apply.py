@@ -1,0 +1,230 @@
+"""Commit 2 of a batch and the server changes after it: results, pending changes, delete / move, done.
+
+``commit_results`` writes, in the caller's transaction, every message's results (defects, facts,
+the rejection reason), its log lines, the known key of every message all steps accepted, and a
+pending change for each of those when the account deletes or moves replicated mail.
+``apply_pending`` then makes exactly those changes on the server and marks them applied; the
+same function, called at the start of every run, finishes what a crashed run left pending. A
+change whose key is from an older UIDVALIDITY is never sent: it could name another message now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from attrs import frozen
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from mailconduit._model import AfterReplication, MoveTo
+from mailconduit._protocols import Mailbox
+from mailconduit._replicate._crash import Boundary, checkpoint
+from mailconduit._replicate._plan import format_key
+from mailconduit._replicate._process import Outcome
+from mailconduit._store._columns import utcnow
+from mailconduit._store._models import (
+    Attachment,
+    EmailLog,
+    FolderSync,
+    KnownKey,
+    LogLevel,
+    MessageRow,
+    PendingAction,
+    PendingChange,
+    PendingState,
+)
+from mailconduit._types import MessageRef
+
+__all__ = ["Applied", "advance_state", "apply_pending", "commit_results"]
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+def _pending_action(after: AfterReplication | MoveTo) -> tuple[PendingAction, str | None] | None:
+    if isinstance(after, MoveTo):
+        return PendingAction.MOVE, after.folder
+    if after is AfterReplication.DELETE:
+        return PendingAction.DELETE, None
+    return None
+
+
+def commit_results(
+    session: Session, *, account: str, folder: str, outcomes: Sequence[Outcome], after: AfterReplication | MoveTo
+) -> None:
+    """Write the batch's results and, for accepted messages, known keys and pending changes (commit 2)."""
+    if not outcomes:
+        return
+    now = utcnow()
+    todo = [o for o in outcomes if not o.item.done]
+    if todo:
+        ids = [o.item.id for o in todo]
+        query = select(MessageRow.id, MessageRow.annotations, MessageRow.attempts).where(MessageRow.id.in_(ids))
+        current = {row.id: (row.annotations or {}, row.attempts or 0) for row in session.execute(query)}
+        session.execute(
+            update(MessageRow),
+            [
+                {
+                    "id": o.item.id,
+                    "defects": o.defects,
+                    "annotations": {**current[o.item.id][0], **o.facts},
+                    "last_error": None if o.accepted else o.reason,
+                    "attempts": current[o.item.id][1] + 1,
+                    "updated_at": now,
+                }
+                for o in todo
+            ],
+        )
+        session.execute(delete(Attachment).where(Attachment.message_id.in_(ids)))
+        attachments = [
+            {
+                "message_id": o.item.id,
+                "position": n,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "content_id": a.content_id,
+                "inline": a.inline,
+                "size": len(a.content),
+                "sha256": hashlib.sha256(a.content).hexdigest(),
+                "content": None,  # extracted from the raw bytes on demand; the raw bytes are the truth
+            }
+            for o in todo
+            for n, a in enumerate(o.attachments)
+        ]
+        if attachments:
+            session.execute(insert(Attachment), attachments)
+    logs = [_log_row(account, o, level, text, now) for o in outcomes for level, text in o.logs]
+    logs += [
+        _log_row(account, o, "warning", f"message {o.item.id} ({o.item.ref.key}) not finished: {o.reason}", now)
+        for o in outcomes
+        if not o.accepted
+    ]
+    if logs:
+        session.execute(insert(EmailLog), logs)
+    accepted = [o for o in outcomes if o.accepted]
+    if accepted:
+        session.execute(
+            insert(KnownKey),
+            [
+                {
+                    "account": account,
+                    "folder": folder,
+                    "key": o.item.ref.key,
+                    "uidvalidity": o.item.key.uidvalidity,
+                    "message_id": o.item.id,
+                    "created_at": now,
+                }
+                for o in accepted
+            ],
+        )
+    change = _pending_action(after)
+    if change is not None and accepted:
+        session.execute(
+            insert(PendingChange),
+            [
+                {
+                    "message_id": o.item.id,
+                    "action": change[0],
+                    "target_folder": change[1],
+                    "state": PendingState.PENDING,
+                    "created_at": now,
+                }
+                for o in accepted
+            ],
+        )
+
+
+def _log_row(account: str, outcome: Outcome, level: str, text: str, now: Any) -> dict[str, object]:
+    return {"time": now, "level": LogLevel(level), "account": account, "message_id": outcome.item.id, "text": text}
+
+
+@frozen
+class Applied:
+    """How many messages the after-replication action moved or deleted."""
+
+    moved: int = 0
+    deleted: int = 0
+
+
+def apply_pending(
+    sessions: SessionFactory,
+    mailbox: Mailbox,
+    *,
+    account: str,
+    folder: str,
+    uidvalidity: int | None,
+    message_ids: Sequence[int] | None = None,
+    batch_number: int = -1,
+) -> Applied:
+    """Make the pending server changes of ``account``/``folder`` (only ``message_ids`` when given).
+
+    Changes whose message's key is from another UIDVALIDITY than ``uidvalidity`` stay pending and
+    are not sent; the rest are sent as one delete and one move per target, then marked applied.
+    """
+    query = (
+        select(
+            PendingChange.id,
+            PendingChange.action,
+            PendingChange.target_folder,
+            MessageRow.uidvalidity,
+            MessageRow.uid,
+            MessageRow.uidl,
+        )
+        .join(MessageRow, MessageRow.id == PendingChange.message_id)
+        .where(
+            PendingChange.state == PendingState.PENDING,
+            MessageRow.account == account,
+            MessageRow.folder == folder,
+        )
+        .order_by(PendingChange.id)
+    )
+    if message_ids is not None:
+        if not message_ids:
+            return Applied()
+        query = query.where(PendingChange.message_id.in_(list(message_ids)))
+    with sessions() as session:
+        rows = session.execute(query).all()
+    groups: dict[tuple[PendingAction, str | None], tuple[list[int], list[MessageRef]]] = {}
+    for row in rows:
+        if row.uidl is None and row.uidvalidity != uidvalidity:
+            continue  # a stale key: that UID may now be another message
+        ids, refs = groups.setdefault((row.action, row.target_folder), ([], []))
+        ids.append(row.id)
+        key = format_key(row.uidvalidity, row.uid, row.uidl)
+        if all(r.key != key for r in refs):
+            refs.append(MessageRef(key))
+    moved = deleted = 0
+    done: list[int] = []
+    for (action, target), (ids, refs) in groups.items():
+        if action is PendingAction.DELETE:
+            mailbox.delete(folder, refs)
+            deleted += len(refs)
+        else:
+            mailbox.move(folder, refs, target or "")
+            moved += len(refs)
+        done.extend(ids)
+    if not done:
+        return Applied()
+    checkpoint(Boundary.SERVER_CHANGED, batch_number)
+    with sessions() as session:
+        session.execute(
+            update(PendingChange)
+            .where(PendingChange.id.in_(done))
+            .values(state=PendingState.APPLIED, applied_at=utcnow())
+        )
+    checkpoint(Boundary.CHANGES_MARKED, batch_number)
+    return Applied(moved=moved, deleted=deleted)
+
+
+def advance_state(session: Session, *, account: str, folder: str, uidvalidity: int | None, last_uid: int) -> None:
+    """Record the folder's UIDVALIDITY and the highest UID stored so far (never going back)."""
+    row = session.get(FolderSync, (account, folder))
+    if row is None:
+        session.add(FolderSync(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid))
+    elif row.uidvalidity != uidvalidity:
+        row.uidvalidity, row.last_uid = uidvalidity, last_uid
+    else:
+        row.last_uid = max(row.last_uid, last_uid)
+    session.flush()

@@ -1,0 +1,244 @@
+"""Commit 1 of a batch: the raw bytes and a cheap header scan, once per server key, in a few statements.
+
+Raw-first (PERFORMANCE.md): the header scan is a bytes regex over the header block, the rows are
+inserted in bulk (one lookup of the batch's keys, one multi-row insert for the rows, one for the
+bytes), never a query per message. A key the store already holds is recognised, not stored twice.
+After a UIDVALIDITY change the batch is first matched against the rows stored under the old
+UIDVALIDITY, by content hash, then by Message-ID: a match is re-keyed to its new UID instead of
+stored again (RELIABILITY.md A7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from attrs import define, field
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailconduit._message import MessageStatus
+from mailconduit._mime import HeaderScan, scan_headers
+from mailconduit._replicate._plan import Key, parse_key
+from mailconduit._store._models import Direction, KnownKey, MessageRaw, MessageRow
+from mailconduit._store._repo_messages import HeaderScan as StoreScan
+from mailconduit._store._repo_messages import store_received
+from mailconduit._types import MessageRef, RawMail
+
+__all__ = ["Ingested", "ingest"]
+
+
+@define(kw_only=True)
+class Ingested:
+    """One message of a batch after commit 1.
+
+    Attributes:
+        id: its store id.
+        ref: the server's ref (the current key).
+        key: the key as store columns.
+        raw: the bytes exactly as fetched.
+        sha256: hex digest of ``raw``.
+        scan: the cheap header scan.
+        created: stored for the first time by this batch.
+        rekeyed: matched to a row stored under an older UIDVALIDITY and re-keyed (not stored again).
+        done: every step already accepted it in an earlier run (only possible for re-keyed rows).
+        defects: the defects the row holds.
+    """
+
+    id: int = 0
+    ref: MessageRef
+    key: Key
+    raw: bytes = field(repr=False)
+    sha256: str
+    scan: HeaderScan
+    created: bool = False
+    rekeyed: bool = False
+    done: bool = False
+    defects: list[str] = field(factory=list)
+
+
+def _prepare(mails: Sequence[RawMail], uidvalidity_keys: bool) -> list[Ingested]:
+    seen: set[str] = set()
+    out: list[Ingested] = []
+    for mail in mails:
+        if mail.ref.key in seen:  # a server that sends one message twice: keep the first
+            continue
+        seen.add(mail.ref.key)
+        out.append(
+            Ingested(
+                ref=mail.ref,
+                key=parse_key(mail.ref.key, uidvalidity_keys=uidvalidity_keys),
+                raw=mail.data,
+                sha256=hashlib.sha256(mail.data).hexdigest(),
+                scan=scan_headers(mail.data),
+            )
+        )
+    return out
+
+
+def _existing(session: Session, account: str, folder: str, items: list[Ingested]) -> None:
+    """Attach the ids of rows already stored under the items' keys (one query)."""
+    query = select(MessageRow.id, MessageRow.uidvalidity, MessageRow.uid, MessageRow.uidl, MessageRow.defects)
+    query = query.where(MessageRow.account == account, MessageRow.direction == Direction.INCOMING)
+    uidls = [i.key.uidl for i in items if i.key.uidl is not None]
+    uids = [i.key.uid for i in items if i.key.uid is not None]
+    if uidls:
+        query = query.where(MessageRow.uidl.in_(uidls))
+    else:
+        validity = items[0].key.uidvalidity
+        query = query.where(
+            MessageRow.folder == folder, MessageRow.uidvalidity == validity, MessageRow.uid.in_(uids)
+        )
+    found = {(row.uidvalidity, row.uid, row.uidl): (row.id, row.defects) for row in session.execute(query)}
+    for item in items:
+        hit = found.get((item.key.uidvalidity, item.key.uid, item.key.uidl))
+        if hit is not None:
+            item.id, item.defects = hit[0], list(hit[1] or [])
+
+
+def _reconcile(session: Session, account: str, folder: str, items: list[Ingested]) -> None:
+    """Re-key rows stored under an older UIDVALIDITY that hold the same content (hash, then Message-ID)."""
+    missing = [i for i in items if not i.id and i.key.uid is not None]
+    if not missing:
+        return
+    current = missing[0].key.uidvalidity
+    shas = [i.sha256 for i in missing]
+    mids = [i.scan.message_id for i in missing if i.scan.message_id]
+    wanted = MessageRow.sha256.in_(shas)
+    if mids:
+        wanted = or_(wanted, MessageRow.header_message_id.in_(mids))
+    query = select(MessageRow.id, MessageRow.sha256, MessageRow.header_message_id, MessageRow.defects).where(
+        MessageRow.account == account,
+        MessageRow.direction == Direction.INCOMING,
+        MessageRow.folder == folder,
+        MessageRow.uidvalidity != current,
+        wanted,
+    )
+    by_sha: dict[str, list[tuple[int, list[str]]]] = {}
+    by_mid: dict[str, list[tuple[int, list[str]]]] = {}
+    for row in session.execute(query.order_by(MessageRow.id)):
+        entry = (row.id, list(row.defects or []))
+        by_sha.setdefault(row.sha256, []).append(entry)
+        if row.header_message_id:
+            by_mid.setdefault(row.header_message_id, []).append(entry)
+    used: set[int] = set()
+    for item in missing:
+        candidates = by_sha.get(item.sha256, []) + by_mid.get(item.scan.message_id or "", [])
+        match = next((c for c in candidates if c[0] not in used), None)
+        if match is None:
+            continue
+        used.add(match[0])
+        item.id, item.defects, item.rekeyed = match[0], match[1], True
+        session.execute(
+            update(MessageRow)
+            .where(MessageRow.id == match[0])
+            .values(uidvalidity=item.key.uidvalidity, uid=item.key.uid)
+        )
+
+
+def _mark_done(session: Session, items: list[Ingested]) -> None:
+    """Flag re-keyed rows whose processing an earlier run finished (one query)."""
+    ids = [i.id for i in items if i.rekeyed]
+    if not ids:
+        return
+    done = set(session.scalars(select(KnownKey.message_id).where(KnownKey.message_id.in_(ids))))
+    for item in items:
+        item.done = item.rekeyed and item.id in done
+
+
+def _row(account: str, folder: str, item: Ingested) -> dict[str, object]:
+    scan = item.scan
+    return {
+        "direction": Direction.INCOMING,
+        "account": account,
+        "status": MessageStatus.RECEIVED,
+        "folder": folder,
+        "uidvalidity": item.key.uidvalidity,
+        "uid": item.key.uid,
+        "uidl": item.key.uidl,
+        "header_message_id": scan.message_id,
+        "subject": scan.subject,
+        "from_": scan.from_,
+        "date_header": scan.date_text,
+        "sent_at": scan.date,
+        "sha256": item.sha256,
+        "size": len(item.raw),
+        "defects": list(scan.defects),
+        "annotations": {},
+        "attempts": 0,
+    }
+
+
+def _insert(session: Session, account: str, folder: str, items: list[Ingested]) -> None:
+    """Insert the new rows and their bytes in bulk; fall back to one by one if a writer raced us."""
+    fresh = [i for i in items if not i.id]
+    if not fresh:
+        return
+    try:
+        with session.begin_nested():
+            ids = session.scalars(
+                insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True),
+                [_row(account, folder, i) for i in fresh],
+            ).all()
+            session.execute(
+                insert(MessageRaw), [{"message_id": mid, "raw": i.raw} for mid, i in zip(ids, fresh, strict=True)]
+            )
+    except IntegrityError:  # another replicator stored some of these keys meanwhile
+        for item in fresh:
+            scan = item.scan
+            stored = store_received(
+                session,
+                account,
+                item.raw,
+                folder=folder,
+                uidvalidity=item.key.uidvalidity,
+                uid=item.key.uid,
+                uidl=item.key.uidl,
+                headers=StoreScan(
+                    message_id=scan.message_id,
+                    subject=scan.subject,
+                    from_=scan.from_,
+                    date=scan.date_text,
+                    sent_at=scan.date,
+                ),
+                defects=scan.defects,
+            )
+            item.id, item.created = stored.id, stored.created
+            item.defects = list(scan.defects)
+        return
+    for mid, item in zip(ids, fresh, strict=True):
+        item.id, item.created, item.defects = mid, True, list(item.scan.defects)
+
+
+def ingest(
+    session: Session,
+    *,
+    account: str,
+    folder: str,
+    mails: Sequence[RawMail],
+    uidvalidity_keys: bool,
+    reconcile: bool,
+) -> list[Ingested]:
+    """Store a fetched batch's raw bytes once per key; the caller's transaction is commit 1.
+
+    Args:
+        session: a writing session; committed by the caller.
+        account: the account's name.
+        folder: the folder replicated (``INBOX`` for POP3).
+        mails: the batch as fetched, in order.
+        uidvalidity_keys: keys are ``uidvalidity:uid`` (IMAP-like) rather than UIDLs.
+        reconcile: match unknown keys against rows of an older UIDVALIDITY first.
+
+    Returns:
+        One entry per distinct key, in fetch order, each with its store id.
+    """
+    items = _prepare(mails, uidvalidity_keys)
+    if not items:
+        return items
+    _existing(session, account, folder, items)
+    if reconcile and uidvalidity_keys:
+        _reconcile(session, account, folder, items)
+        _mark_done(session, items)
+    _insert(session, account, folder, items)
+    return items
