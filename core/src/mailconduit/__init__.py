@@ -6,6 +6,9 @@ module is private (its name starts with ``_``) and may change without notice.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mailconduit._addresses import parse_address, parse_address_list
 from mailconduit._errors import (
     AddressError,
@@ -31,7 +34,6 @@ from mailconduit._errors import (
     TransportTimeout,
 )
 from mailconduit._message import Address, Attachment, Message, MessageStatus, Template
-from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
 from mailconduit._model import (
     Account,
     AfterReplication,
@@ -70,7 +72,6 @@ from mailconduit._registering import (
     RegisterTransport,
 )
 from mailconduit._retry import ReplyClass, classify_smtp_code
-from mailconduit._sanitize import render_inline_images, sanitize_html
 from mailconduit._secret import Secret
 from mailconduit._tls import client_tls_context
 from mailconduit._types import (
@@ -93,6 +94,37 @@ from mailconduit._types import (
 )
 from mailconduit.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from mailconduit._config import Config, PipelineSettings, PipelineStep, load_config
+    from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
+    from mailconduit._sanitize import render_inline_images, sanitize_html
+
+# Imported on first use, so `import mailconduit` (and `mailconduit --help`) stays fast.
+_LAZY = {
+    "Config": "mailconduit._config",
+    "PipelineSettings": "mailconduit._config",
+    "PipelineStep": "mailconduit._config",
+    "load_config": "mailconduit._config",
+    "HeaderScan": "mailconduit._mime",
+    "ParseLimits": "mailconduit._mime",
+    "ParsedMessage": "mailconduit._mime",
+    "compose": "mailconduit._mime",
+    "parse_message": "mailconduit._mime",
+    "scan_headers": "mailconduit._mime",
+    "render_inline_images": "mailconduit._sanitize",
+    "sanitize_html": "mailconduit._sanitize",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailconduit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -110,6 +142,7 @@ __all__ = [
     "Authenticator",
     "Backoff",
     "Certificate",
+    "Config",
     "ConfigError",
     "Credentials",
     "Direction",
@@ -133,6 +166,8 @@ __all__ = [
     "ParseLimits",
     "ParsedMessage",
     "PasswordAuth",
+    "PipelineSettings",
+    "PipelineStep",
     "PluginError",
     "PluginInfo",
     "PluginLoadError",
@@ -181,6 +216,7 @@ __all__ = [
     "client_tls_context",
     "compose",
     "hookimpl",
+    "load_config",
     "load_plugins",
     "parse_address",
     "parse_address_list",
