@@ -535,3 +535,15 @@ def test_the_password_never_shows_in_log_errors_or_reprs(
     texts = [e.text for e in log_of(store)] + [repr(outbox), repr(report), repr(outbox.list()), repr(config)]
     for secret in (wrong, server.users["support@example.test"]):
         assert not any(secret in text for text in texts)
+
+
+def test_importing_the_outbox_api_loads_no_database_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mailconduit._outbox as o; o.Outbox, o.send, o.queue, o.RunStats, o.DeliveryReport;"
+        "print(sorted(m for m in ('sqlalchemy', 'alembic', 'cryptography', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

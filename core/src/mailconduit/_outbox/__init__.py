@@ -9,7 +9,6 @@ enqueue), ``_repo`` (rows and outcomes), ``_claim`` (leased claims, SKIP LOCKED 
 from __future__ import annotations
 
 from mailconduit._outbox._api import Outbox, queue, send
-from mailconduit._outbox._repo import OutboxEntry
-from mailconduit._outbox._report import DeliveryReport, RunStats
+from mailconduit._outbox._report import DeliveryReport, OutboxEntry, RunStats
 
 __all__ = ["DeliveryReport", "Outbox", "OutboxEntry", "RunStats", "queue", "send"]

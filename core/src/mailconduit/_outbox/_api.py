@@ -22,17 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from mailconduit._message import Message, MessageStatus
 from mailconduit._model import Account
-from mailconduit._outbox import _repo
-from mailconduit._outbox._claim import claim
-from mailconduit._outbox._compose_for_send import prepare
-from mailconduit._outbox._repo import OutboxEntry
-from mailconduit._outbox._report import DeliveryReport, RunStats, StatsCollector
-from mailconduit._outbox._worker import Worker, WorkerSettings
-from mailconduit._plugins import PluginSet
+from mailconduit._outbox._report import DeliveryReport, OutboxEntry, RunStats, StatsCollector
 from mailconduit._types import Direction
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported when an Outbox is made, not with mailconduit
     from mailconduit._config import Config
+    from mailconduit._plugins import PluginSet
     from mailconduit._store import Store
 
 __all__ = ["Outbox", "queue", "send"]
@@ -84,6 +79,8 @@ class Outbox:
             raise ValueError("batch_size and mark_batch must be at least 1")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be a positive duration, got {lease}")
+        from mailconduit._outbox._worker import Worker, WorkerSettings
+
         self.store = store
         self.config = config
         self.plugins = plugins
@@ -159,6 +156,9 @@ class Outbox:
         """
         if at is not None and (at.tzinfo is None or at.utcoffset() is None):
             raise ValueError(f"at={at.isoformat()} is naive; give an aware datetime (UTC, say)")
+        from mailconduit._outbox import _repo
+        from mailconduit._outbox._compose_for_send import prepare
+
         acct = self._account(account)
         now = self._clock()
         transforms = self.plugins.hooks.message_transforms(acct, direction=Direction.OUTGOING)
@@ -175,6 +175,9 @@ class Outbox:
         Raises:
             LookupError, ConfigError, MessageError: as :meth:`queue`.
         """
+        from mailconduit._outbox import _repo
+        from mailconduit._outbox._claim import claim
+
         message_id = self.queue(account, message)
         acct = self._account(account)
         stats = StatsCollector()
@@ -234,11 +237,15 @@ class Outbox:
         self, status: MessageStatus | str | None = None, account: str | None = None, limit: int = 100
     ) -> list[OutboxEntry]:
         """Outgoing messages, newest first, optionally only one status or account."""
+        from mailconduit._outbox import _repo
+
         with self.store.session(readonly=True) as session:
             return _repo.list_outbox(session, status=status, account=account, limit=limit)
 
     def counts(self) -> dict[str, int]:
         """How many outgoing messages are in each status (``{"queued": 3, "sent": 10}``)."""
+        from mailconduit._outbox import _repo
+
         with self.store.session(readonly=True) as session:
             return _repo.count_by_status(session)
 
@@ -249,6 +256,8 @@ class Outbox:
             LookupError: no outgoing message with that id.
             ValueError: the message is not failed.
         """
+        from mailconduit._outbox import _repo
+
         with self.store.session() as session:
             return _repo.requeue_failed(session, message_id, now=self._clock())
 

@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from attrs import frozen
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailconduit._message import MessageStatus
 from mailconduit._outbox._compose_for_send import Prepared
+from mailconduit._outbox._report import OutboxEntry
 from mailconduit._store._models import Direction, LogLevel, MessageRaw, MessageRow
 from mailconduit._store._repo_log import add_log
 
@@ -37,63 +37,6 @@ __all__ = [
     "release",
     "requeue_failed",
 ]
-
-
-@frozen(kw_only=True)
-class OutboxEntry:
-    """One outgoing message as the outbox sees it, detached from the session.
-
-    Attributes:
-        id: the store id (``outbox retry ID`` takes it).
-        account: the sending account.
-        status: queued, sending, sent or failed.
-        message_id: the Message-ID header.
-        subject: the subject.
-        recipients: the envelope recipients.
-        attempts: attempts whose outcome was recorded.
-        scheduled_at: the time asked for with ``at=``, if any.
-        next_attempt_at: when a queued message is due.
-        sent_at: when the server accepted it.
-        last_error: the last failure (the server's reply, or what went wrong).
-        refused: recipients the server refused, with its reply.
-        claimed_by: the worker holding it while ``sending``.
-    """
-
-    id: int
-    account: str
-    status: MessageStatus
-    message_id: str | None
-    subject: str | None
-    recipients: tuple[str, ...]
-    attempts: int
-    scheduled_at: datetime | None
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
-    last_error: str | None
-    refused: Mapping[str, str]
-    claimed_by: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping (ISO times, status as text)."""
-
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
-            "id": self.id,
-            "account": self.account,
-            "status": self.status.value,
-            "message_id": self.message_id,
-            "subject": self.subject,
-            "recipients": list(self.recipients),
-            "attempts": self.attempts,
-            "scheduled_at": iso(self.scheduled_at),
-            "next_attempt_at": iso(self.next_attempt_at),
-            "sent_at": iso(self.sent_at),
-            "last_error": self.last_error,
-            "refused": dict(self.refused),
-            "claimed_by": self.claimed_by,
-        }
 
 
 def _entry(row: MessageRow) -> OutboxEntry:

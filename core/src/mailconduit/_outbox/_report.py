@@ -1,16 +1,20 @@
-"""What the outbox tells its caller: a ``DeliveryReport`` per ``send_now``, ``RunStats`` per worker run."""
+"""What the outbox tells its caller: ``DeliveryReport`` (``send_now``), ``RunStats`` (a run), ``OutboxEntry``.
+
+No store or database imports here: these types are importable without SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from attrs import field, frozen
 
 from mailconduit._message import MessageStatus
 
-__all__ = ["DeliveryReport", "Outcome", "RunStats", "StatsCollector"]
+__all__ = ["DeliveryReport", "OutboxEntry", "Outcome", "RunStats", "StatsCollector"]
 
 
 @frozen(kw_only=True)
@@ -135,3 +139,60 @@ class StatsCollector:
         """Messages claimed so far."""
         with self._lock:
             return self._counts["claimed"]
+
+
+@frozen(kw_only=True)
+class OutboxEntry:
+    """One outgoing message as the outbox sees it, detached from the session.
+
+    Attributes:
+        id: the store id (``outbox retry ID`` takes it).
+        account: the sending account.
+        status: queued, sending, sent or failed.
+        message_id: the Message-ID header.
+        subject: the subject.
+        recipients: the envelope recipients.
+        attempts: attempts whose outcome was recorded.
+        scheduled_at: the time asked for with ``at=``, if any.
+        next_attempt_at: when a queued message is due.
+        sent_at: when the server accepted it.
+        last_error: the last failure (the server's reply, or what went wrong).
+        refused: recipients the server refused, with its reply.
+        claimed_by: the worker holding it while ``sending``.
+    """
+
+    id: int
+    account: str
+    status: MessageStatus
+    message_id: str | None
+    subject: str | None
+    recipients: tuple[str, ...]
+    attempts: int
+    scheduled_at: datetime | None
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    refused: Mapping[str, str]
+    claimed_by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready mapping (ISO times, status as text)."""
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "account": self.account,
+            "status": self.status.value,
+            "message_id": self.message_id,
+            "subject": self.subject,
+            "recipients": list(self.recipients),
+            "attempts": self.attempts,
+            "scheduled_at": iso(self.scheduled_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "sent_at": iso(self.sent_at),
+            "last_error": self.last_error,
+            "refused": dict(self.refused),
+            "claimed_by": self.claimed_by,
+        }
