@@ -76,12 +76,16 @@ class Jinja2Engine:
         pieces: list[str] = []
         size = 0
         try:
-            for chunk in template.generate(**dict(data)):
+            chunks = template.generate(**dict(data))
+            for chunk in chunks:
                 size += len(chunk)
+                problem = None
                 if size > self.max_output_chars:
-                    raise RenderLimitError(f"{name}: output exceeds {self.max_output_chars} characters")
-                if time.monotonic() > deadline:
-                    raise RenderLimitError(f"{name}: rendering took longer than {self.max_seconds} s")
+                    problem = f"output exceeds {self.max_output_chars} characters"
+                elif time.monotonic() > deadline:
+                    problem = f"rendering took longer than {self.max_seconds} s"
+                if problem is not None:
+                    chunks.throw(_LimitSignal(problem))  # raised where the template stands: names the line
                 pieces.append(chunk)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{name}{_line_of(exc)}: missing placeholder: {exc.message}") from None
