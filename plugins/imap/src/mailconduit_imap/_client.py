@@ -118,6 +118,17 @@ class GuardedIMAP4(imaplib.IMAP4):
         tag: bytes = imaplib.IMAP4._command(self, name, *args)  # type: ignore[attr-defined]
         return tag
 
+    def _get_response(self) -> Any:
+        try:
+            return super()._get_response()
+        except self.abort as exc:
+            if str(exc).startswith("unexpected"):  # a reply to no command, or a foreign tag
+                raise ProtocolError(
+                    f"{self.where}: the server sent a reply that answers no command sent "
+                    f"({printable(str(exc))}); a hostile or broken server, the connection is dropped"
+                ) from None
+            raise
+
     def _append_untagged(self, typ: str, dat: Any) -> None:
         self._untagged_left -= 1
         if self._untagged_left < 0:

@@ -28,8 +28,9 @@ def _unquote(text: bytes) -> bytes:
 def parse_list_line(head: bytes, literal: bytes | None = None) -> FolderInfo | None:
     r"""One LIST response (without ``* LIST``); None when it is not one.
 
-    >>> parse_list_line(b'(\\HasNoChildren \\Sent) "/" "Entw&APw-rfe"')
-    FolderInfo(name='Entwürfe', delimiter='/', flags=frozenset({'\\HasNoChildren', '\\Sent'}))
+    >>> info = parse_list_line(b'(\\HasNoChildren \\Sent) "/" "Entw&APw-rfe"')
+    >>> info.name, info.delimiter, sorted(info.flags)
+    ('Entwürfe', '/', ['\\HasNoChildren', '\\Sent'])
     >>> parse_list_line(b'(\\Noselect) NIL {3}', b'a"b').name
     'a"b'
     """

@@ -198,6 +198,7 @@ class ImapMailbox:
                 tag = in_flight[0]
                 while client.tagged_commands.get(tag) is None:
                     client._get_response()
+                    client._check_bye()
                     while collector.ready:
                         yield collector.ready.popleft()
                 typ, dat = client._get_tagged_response(tag)

@@ -33,9 +33,9 @@ def plain(username: str, password: str, authzid: str | None = None, /) -> bytes:
     r"""The PLAIN initial response ``authzid\\0username\\0password`` as UTF-8 bytes.
 
     >>> plain("alice", "pw")
-    b'\\x00alice\\x00pw'
+    b'\x00alice\x00pw'
     >>> plain("alice", "pw", "shared@example.org")
-    b'shared@example.org\\x00alice\\x00pw'
+    b'shared@example.org\x00alice\x00pw'
     """
     _check("username", username, "\0")
     _check("password", password, "\0")
@@ -44,10 +44,10 @@ def plain(username: str, password: str, authzid: str | None = None, /) -> bytes:
 
 
 def xoauth2(user: str, token: str, /) -> bytes:
-    r"""The XOAUTH2 initial response ``user=USER\\x01auth=Bearer TOKEN\\x01\\x01``.
+    r"""The XOAUTH2 initial response ``user=USER\x01auth=Bearer TOKEN\x01\x01``.
 
     >>> xoauth2("alice@example.org", "tok")
-    b'user=alice@example.org\\x01auth=Bearer tok\\x01\\x01'
+    b'user=alice@example.org\x01auth=Bearer tok\x01\x01'
     """
     _check("user", user, "\0\x01")
     _check("token", token, "\0\x01")
@@ -55,10 +55,10 @@ def xoauth2(user: str, token: str, /) -> bytes:
 
 
 def oauthbearer(user: str, token: str, /) -> bytes:
-    r"""The OAUTHBEARER (RFC 7628) initial response ``n,a=USER,\\x01auth=Bearer TOKEN\\x01\\x01``.
+    r"""The OAUTHBEARER (RFC 7628) initial response ``n,a=USER,\x01auth=Bearer TOKEN\x01\x01``.
 
     >>> oauthbearer("a,b=c@example.org", "tok")
-    b'n,a=a=2Cb=3Dc@example.org,\\x01auth=Bearer tok\\x01\\x01'
+    b'n,a=a=2Cb=3Dc@example.org,\x01auth=Bearer tok\x01\x01'
     """
     _check("user", user, "\0\x01")
     _check("token", token, "\0\x01")
