@@ -322,3 +322,205 @@ def test_attachments_are_recorded_from_the_full_parse(server: MemoryServer, stor
     with store.session(readonly=True) as session:
         (attachment,) = session.scalars(select(Attachment))
     assert (attachment.filename, attachment.content_type, attachment.size) == ("r.pdf", "application/pdf", 9)
+
+
+def test_uidvalidity_change_is_reconciled_without_new_rows(server: MemoryServer, store: Store) -> None:
+    """RELIABILITY.md A7: same messages under a new UIDVALIDITY: 0 new rows, 1 warning."""
+    for n in range(6):
+        server.deliver(USER, mail(n))
+    account = make_account(server.name, replicate_everything=True)
+    replicate(account, store=store, plugins=PLUGINS)
+    before = {r.id: r.sha256 for r in rows(store)}
+    old_validity = rows(store)[0].uidvalidity
+
+    server.recreate(USER)
+    result = replicate(account, store=store, plugins=PLUGINS)
+    assert (result.fetched, result.stored, result.known) == (6, 0, 6)
+    after = rows(store)
+    assert {r.id: r.sha256 for r in after} == before
+    assert {r.uidvalidity for r in after} == {server.folder(USER).uidvalidity} != {old_validity}
+    with store.session(readonly=True) as session:
+        warnings = list(session.scalars(select(EmailLog.text).where(EmailLog.level == "warning")))
+    assert len(warnings) == 1 and "UIDVALIDITY changed" in warnings[0]
+
+    again = replicate(account, store=store, plugins=PLUGINS)
+    assert (again.fetched, again.stored) == (0, 0)
+    with store.session(readonly=True) as session:
+        assert session.scalar(select(func.count()).where(EmailLog.level == "warning")) == 1
+
+
+def test_uidvalidity_change_matches_by_message_id_when_bytes_differ(server: MemoryServer, store: Store) -> None:
+    server.deliver(USER, mail(1))
+    account = make_account(server.name)
+    replicate(account, store=store, plugins=PLUGINS)
+    box = server._mailboxes[USER].pop("INBOX")
+    server.deliver(USER, b"X-Restored: yes\r\n" + mail(1))
+    assert box.uidvalidity != server.folder(USER).uidvalidity
+    result = replicate(account, store=store, plugins=PLUGINS)
+    assert (result.stored, result.known) == (0, 1)
+    assert len(rows(store)) == 1
+
+
+class _Naive:
+    """A transport that deletes by UID alone, ignoring the UIDVALIDITY in the key (as a careless server)."""
+
+    def open(self, account: Account, credentials: Any) -> Any:
+        from mailconduit._builtins.memory import MemoryReceiveTransport
+        from mailconduit._types import MessageRef
+
+        inner = MemoryReceiveTransport().open(account, credentials)
+
+        class Box:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(inner, name)
+
+            def delete(self, folder: str, refs: Sequence[MessageRef]) -> None:
+                validity = inner.state(folder).uidvalidity
+                inner.delete(folder, [MessageRef(f"{validity}:{r.key.split(':')[1]}") for r in refs])
+
+        return Box()
+
+
+class _NaivePlugin:
+    @hookimpl
+    def register_transports(self, register: Any) -> None:
+        register("naive", _Naive, settings=MemoryReceiveSettings)
+
+
+def test_uidvalidity_change_never_sends_stale_server_changes(server: MemoryServer, store: Store) -> None:
+    """A7: pending deletes of old UIDs are not sent after the folder got new UIDs for other mail."""
+    from mailconduit._replicate._crash import Boundary, crash_points
+
+    class Crash(BaseException):
+        pass
+
+    def crash(boundary: Boundary, batch: int, message: int | None) -> None:
+        if boundary is Boundary.RESULTS_COMMITTED:
+            raise Crash
+
+    for n in range(3):
+        server.deliver(USER, mail(n))
+    account = make_account(server.name, after_replication=AfterReplication.DELETE)
+    with crash_points(crash), pytest.raises(Crash):
+        replicate(account, store=store, plugins=PLUGINS)
+    # the folder is recreated holding other messages at the same UID numbers 1..3
+    server._mailboxes[USER].pop("INBOX")
+    strangers = [mail(100 + n, subject=f"stranger {n}") for n in range(3)]
+    for data in strangers:
+        server.deliver(USER, data)
+
+    def keep_strangers(message: StoredMessage, context: Any) -> ActionResult:
+        return ActionResult(accepted=not (message.subject or "").startswith("stranger"), reason="held")
+
+    plugins = load_plugins(autoload=False, extra=[("naive", _NaivePlugin())])
+    naive = attrs.evolve(account, receive=attrs.evolve(account.receive, protocol="naive"))
+    result = replicate(naive, store=store, plugins=plugins, steps=[keep_strangers])
+    assert result.deleted == 0
+    assert sorted(server.messages(USER).values()) == sorted(strangers)
+    with store.session(readonly=True) as session:
+        assert session.scalar(select(func.count()).where(EmailLog.level == "warning", EmailLog.text.like("%UIDVALIDITY%"))) == 1
+
+
+class Recorder:
+    """A plugin recording lifecycle hooks and the server state each one saw."""
+
+    def __init__(self, server: MemoryServer) -> None:
+        self.server = server
+        self.events: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def after_batch_stored(self, batch: StoredBatch, run: RunInfo) -> None:
+        self.events.append(("batch", (len(batch.accepted), len(self.server.messages(USER)))))
+
+    @hookimpl
+    def after_run_completed(self, result: RunResult, run: RunInfo) -> None:
+        self.events.append(("completed", result.stored))
+        raise RuntimeError("a broken hook must not break the run")
+
+    @hookimpl
+    def on_run_error(self, error: BaseException, run: RunInfo) -> None:
+        self.events.append(("error", type(error).__name__))
+
+
+def test_hooks_run_in_order_and_their_errors_are_only_logged(server: MemoryServer, store: Store) -> None:
+    for n in range(4):
+        server.deliver(USER, mail(n))
+    recorder = Recorder(server)
+    plugins = load_plugins(autoload=False, extra=[("recorder", recorder)])
+    account = make_account(server.name, after_replication=AfterReplication.DELETE)
+    result = replicate(account, store=store, plugins=plugins)
+    assert result.deleted == 4
+    # the batch hook saw all 4 accepted while they were still on the server: before the after-action
+    assert recorder.events == [("batch", (4, 4)), ("completed", 4)]
+
+    server.folder(USER, "Archive")
+    missing = attrs.evolve(account, receive=attrs.evolve(account.receive, after_replication=MoveTo("Nowhere")))
+    with pytest.raises(ConfigError):
+        replicate(missing, store=store, plugins=plugins)
+    assert recorder.events[-1] == ("error", "ConfigError")
+
+
+def test_dry_run_counts_and_changes_nothing(server: MemoryServer, store: Store) -> None:
+    for n in range(4):
+        server.deliver(USER, mail(n))
+    account = make_account(server.name, after_replication=AfterReplication.DELETE)
+    result = replicate(account, store=store, plugins=PLUGINS, dry_run=True)
+    assert (result.fetched, result.stored, result.remaining) == (0, 0, 4)
+    assert rows(store) == [] and len(server.messages(USER)) == 4
+
+
+def test_adopt_records_the_folder_without_downloading(server: MemoryServer, store: Store) -> None:
+    for n in range(5):
+        server.deliver(USER, mail(n))
+    account = make_account(server.name, after_replication=AfterReplication.DELETE)
+    adopted = adopt(account, store=store, plugins=PLUGINS)
+    assert (adopted.adopted, adopted.known) == (5, 0)
+    assert rows(store) == []
+    server.deliver(USER, mail(99))
+    result = replicate(account, store=store, plugins=PLUGINS)
+    assert (result.fetched, result.stored, result.deleted) == (1, 1, 1)
+    assert [r.subject for r in rows(store)] == ["message 99"]
+    assert len(server.messages(USER)) == 5  # the adopted ones are left alone
+    assert adopt(account, store=store, plugins=PLUGINS).adopted == 0
+
+
+class _Pop3Like(_NoDelete):
+    """Keys without UIDVALIDITY: the core stores them as UIDLs, as for POP3."""
+
+    hidden = frozenset({"uidvalidity", "folders", "move", "copy"})
+
+
+class _Pop3Plugin:
+    @hookimpl
+    def register_transports(self, register: Any) -> None:
+        register("pop3like", _Pop3Like, settings=MemoryReceiveSettings)
+
+
+def test_uidl_keys_store_each_message_once(server: MemoryServer, store: Store) -> None:
+    for n in range(3):
+        server.deliver(USER, mail(n))
+    plugins = load_plugins(autoload=False, extra=[("pop3like", _Pop3Plugin())])
+    account = make_account(server.name, messages_per_run=2, after_replication=AfterReplication.DELETE)
+    account = attrs.evolve(account, receive=attrs.evolve(account.receive, protocol="pop3like"))
+    assert replicate(account, store=store, plugins=plugins).stored == 2
+    assert replicate(account, store=store, plugins=plugins).stored == 1
+    stored = rows(store)
+    assert [(r.uidl is not None, r.uid, r.uidvalidity) for r in stored] == [(True, None, None)] * 3
+    assert server.messages(USER) == {}
+    with pytest.raises(ConfigError, match="no folders besides INBOX"):
+        replicate(account, store=store, plugins=plugins, folder="Archive")
+
+
+def test_known_keys_are_recorded_only_for_accepted_messages(server: MemoryServer, store: Store) -> None:
+    for n in range(3):
+        server.deliver(USER, mail(n))
+
+    def no(message: StoredMessage, context: Any) -> ActionResult:
+        return ActionResult(accepted=message.subject != "message 2", reason="no")
+
+    replicate(make_account(server.name), store=store, plugins=PLUGINS, steps=[no])
+    with store.session(readonly=True) as session:
+        keys = sorted(k.split(":")[1] for k in session.scalars(select(KnownKey.key)))
+    assert keys == ["1", "2"]
+
+

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailconduit._model import AfterReplication, MoveTo
@@ -218,13 +218,22 @@ def apply_pending(
     return Applied(moved=moved, deleted=deleted)
 
 
-def advance_state(session: Session, *, account: str, folder: str, uidvalidity: int | None, last_uid: int) -> None:
-    """Record the folder's UIDVALIDITY and the highest UID stored so far (never going back)."""
+def advance_state(session: Session, *, account: str, folder: str, uidvalidity: int | None) -> None:
+    """Record the folder's UIDVALIDITY and the highest UID stored under it (one indexed aggregate).
+
+    Taken from the stored rows rather than from a batch, so a run that crashed before this step is
+    made good by the next run's call, whatever it fetches.
+    """
+    last = 0
+    if uidvalidity is not None:
+        last = session.scalar(
+            select(func.max(MessageRow.uid)).where(
+                MessageRow.account == account, MessageRow.folder == folder, MessageRow.uidvalidity == uidvalidity
+            )
+        ) or 0
     row = session.get(FolderSync, (account, folder))
     if row is None:
-        session.add(FolderSync(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=last_uid))
-    elif row.uidvalidity != uidvalidity:
-        row.uidvalidity, row.last_uid = uidvalidity, last_uid
+        session.add(FolderSync(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=last))
     else:
-        row.last_uid = max(row.last_uid, last_uid)
+        row.uidvalidity, row.last_uid = uidvalidity, last
     session.flush()

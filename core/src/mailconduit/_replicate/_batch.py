@@ -126,11 +126,8 @@ def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], num
         message_ids=accepted,
         batch_number=number,
     )
-    uids = [i.key.uid for i in items if i.key.uid is not None]
     with ctx.store.session() as session:
-        advance_state(
-            session, account=name, folder=ctx.folder, uidvalidity=ctx.uidvalidity, last_uid=max(uids, default=0)
-        )
+        advance_state(session, account=name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
     checkpoint(Boundary.STATE_ADVANCED, number)
     return BatchCounts(
         fetched=len(mails),

@@ -22,10 +22,11 @@ from sqlalchemy import exists, select
 from mailconduit._model import Account
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Action, Mailbox
-from mailconduit._replicate._apply import apply_pending
+from mailconduit._replicate._apply import advance_state, apply_pending
 from mailconduit._replicate._batch import BatchCounts, RunContext, run_batch, safe_hook
 from mailconduit._replicate._lock import folder_lock
 from mailconduit._replicate._open import check_mailbox, open_mailbox, receive_settings
+from mailconduit._replicate import _plan
 from mailconduit._replicate._plan import Validity, batches, check_validity, oldest_first, plan_run, run_size
 from mailconduit._replicate._process import Step
 from mailconduit._store import Store
@@ -154,12 +155,14 @@ def run_once(
                 ctx.store.session, mailbox, account=ctx.account.name, folder=ctx.folder, uidvalidity=ctx.uidvalidity
             )
             counts.moved, counts.deleted = first.moved, first.deleted
+            with ctx.store.session() as session:
+                advance_state(session, account=ctx.account.name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
         new = mailbox.list_new(ctx.folder, _known(ctx), oldest_first(ctx.receive.fetch_strategy), None)
         plan = plan_run(new, run_size(ctx.receive, limit=limit, everything=everything))
         remaining = plan.remaining
         if dry_run:
             return RunResult(remaining=len(new), mode=ctx.run.mode, duration=_since(started))
-        parts = batches(plan.selected)
+        parts = batches(plan.selected, size=_plan.BATCH_SIZE)
         total = len(plan.selected)
         for number, refs in enumerate(parts):
             if ctx.run.cancel.is_set():
