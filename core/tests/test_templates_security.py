@@ -93,7 +93,16 @@ class Secrets:
         return "Secrets()"
 
 
-LEAK_MARKERS = ["<class ", "<module ", "<built-in", "<function ", "uid=", "root:x:", "canary-f2-3b9d1c", "<bound method"]
+LEAK_MARKERS = [
+    "<class ",
+    "<module ",
+    "<built-in",
+    "<function ",
+    "uid=",
+    "root:x:",
+    "canary-f2-3b9d1c",
+    "<bound method",
+]
 
 
 def test_f2_ssti_payloads_as_source_leak_nothing() -> None:
@@ -101,7 +110,9 @@ def test_f2_ssti_payloads_as_source_leak_nothing() -> None:
     for source in SSTI:
         template = Template(name="hostile", text=source, html=source)
         try:
-            message = render_template(template, {"config": Secrets(), "request": Secrets(), "self": Secrets()})
+            message = render_template(
+                template, {"config": Secrets(), "request": Secrets(), "self": Secrets()}
+            )
         except TemplateError as exc:
             outcomes["refused"] += 1
             assert "hostile" in str(exc)
@@ -178,7 +189,9 @@ def test_f3_bombs_stop_within_cpu_and_memory_budget(source: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", CHILD, name, source], capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.returncode == 0, f"the child hit an rlimit instead of the render budget: {result.stderr[-500:]}"
+    assert result.returncode == 0, (
+        f"the child hit an rlimit instead of the render budget: {result.stderr[-500:]}"
+    )
     outcome = json.loads(result.stdout)
     assert outcome["error"] == "RenderLimitError", outcome
     assert "bomb" in outcome["message"] and "line " in outcome["message"], outcome["message"]
@@ -219,6 +232,9 @@ def test_f4_crlf_corpus_in_subject_is_refused_or_composed_on_one_line() -> None:
             assert any(c in value for c in "\r\n\0")
             continue
         raw = compose(message)
-        assert b"Set-Cookie" not in raw.split(b"\r\n\r\n", 1)[0].replace(b"Set-Cookie:crlf", b"").split(b"\r\n")[0]
+        assert (
+            b"Set-Cookie"
+            not in raw.split(b"\r\n\r\n", 1)[0].replace(b"Set-Cookie:crlf", b"").split(b"\r\n")[0]
+        )
         head = raw.split(b"\r\n\r\n", 1)[0]
         assert not any(line.lower().startswith(b"set-cookie") for line in head.split(b"\r\n"))
