@@ -1,4 +1,4 @@
-"""A10 on Dovecot: DELE takes effect only on QUIT; delete() returns once QUIT committed it; no UIDL, no delete."""
+"""A10 on Dovecot: DELE acts only on QUIT; delete() returns once QUIT committed it; no UIDL, no delete."""
 
 from __future__ import annotations
 
