@@ -30,6 +30,7 @@ PUBLIC_NAMES = [
     "Config",
     "ConfigError",
     "Credentials",
+    "DeliveryReport",
     "Direction",
     "DuplicateNameError",
     "EncryptionKeyError",
@@ -49,6 +50,8 @@ PUBLIC_NAMES = [
     "MoveTo",
     "NotRegisteredError",
     "OAuthProviderSettings",
+    "Outbox",
+    "OutboxEntry",
     "ParseLimits",
     "ParsedMessage",
     "PasswordAuth",
@@ -76,6 +79,7 @@ PUBLIC_NAMES = [
     "ReplyClass",
     "RunInfo",
     "RunResult",
+    "RunStats",
     "RunnerSettings",
     "Secret",
     "SecretError",
@@ -107,9 +111,11 @@ PUBLIC_NAMES = [
     "parse_address",
     "parse_address_list",
     "parse_message",
+    "queue",
     "render_inline_images",
     "sanitize_html",
     "scan_headers",
+    "send",
 ]
 
 

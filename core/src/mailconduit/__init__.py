@@ -97,6 +97,7 @@ from mailconduit.hookspecs import hookimpl
 if TYPE_CHECKING:
     from mailconduit._config import Config, PipelineSettings, PipelineStep, load_config
     from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
+    from mailconduit._outbox import DeliveryReport, Outbox, OutboxEntry, RunStats, queue, send
     from mailconduit._sanitize import render_inline_images, sanitize_html
 
 # Imported on first use, so `import mailconduit` (and `mailconduit --help`) stays fast.
@@ -113,6 +114,12 @@ _LAZY = {
     "scan_headers": "mailconduit._mime",
     "render_inline_images": "mailconduit._sanitize",
     "sanitize_html": "mailconduit._sanitize",
+    "DeliveryReport": "mailconduit._outbox",
+    "Outbox": "mailconduit._outbox",
+    "OutboxEntry": "mailconduit._outbox",
+    "RunStats": "mailconduit._outbox",
+    "queue": "mailconduit._outbox",
+    "send": "mailconduit._outbox",
 }
 
 
@@ -145,6 +152,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "Credentials",
+    "DeliveryReport",
     "Direction",
     "DuplicateNameError",
     "EncryptionKeyError",
@@ -163,6 +171,8 @@ __all__ = [
     "MoveTo",
     "NotRegisteredError",
     "OAuthProviderSettings",
+    "Outbox",
+    "OutboxEntry",
     "ParseLimits",
     "ParsedMessage",
     "PasswordAuth",
@@ -190,6 +200,7 @@ __all__ = [
     "ReplyClass",
     "RunInfo",
     "RunResult",
+    "RunStats",
     "RunnerSettings",
     "Secret",
     "SecretError",
@@ -221,7 +232,9 @@ __all__ = [
     "parse_address",
     "parse_address_list",
     "parse_message",
+    "queue",
     "render_inline_images",
     "sanitize_html",
     "scan_headers",
+    "send",
 ]

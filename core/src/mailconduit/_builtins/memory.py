@@ -74,7 +74,7 @@ class MemoryServer:
     """
 
     name: str
-    users: dict[str, str] = field(factory=dict)
+    users: dict[str, str] = field(factory=dict, repr=False)
     supports_idle: bool = True
     sent: list[SentMail] = field(factory=list)
     _mailboxes: dict[str, dict[str, _Folder]] = field(factory=dict)

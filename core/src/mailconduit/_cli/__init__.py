@@ -21,6 +21,13 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("mailconduit._cli._db_cmd:db", "Create or upgrade the store's schema."),
     "key": ("mailconduit._cli._key_cmd:key", "Make keys that encrypt secrets at rest."),
     "log": ("mailconduit._cli._log_cmd:log", "Show the email log."),
+    "template": (
+        "mailconduit._cli._template_cmd:template",
+        "List, render, preview, export and import templates.",
+    ),
+    "draft": ("mailconduit._cli._draft_cmd:draft", "Make, edit and send drafts rendered from templates."),
+    "send": ("mailconduit._cli._send_cmd:send", "Send a message now, or queue it."),
+    "outbox": ("mailconduit._cli._outbox_cmd:outbox", "Run the outbox worker; list and retry outgoing mail."),
     "check": (
         "mailconduit._cli._check_cmd:check",
         "Connect and log in to an account's servers; send nothing.",
