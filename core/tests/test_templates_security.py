@@ -16,6 +16,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import attrs
 import pytest
 from markupsafe import escape
 
@@ -217,7 +218,7 @@ def test_f4_xmlattr_refuses_hostile_keys() -> None:
 @pytest.mark.parametrize("field", ["subject", "from_display_name", "to", "cc", "bcc", "reply_to"])
 @pytest.mark.parametrize("bad", ["\r\nBcc: victim@example.org", "x\nX-Injected: 1", "x\x00y", "a\u2028b"])
 def test_f4_rendered_header_with_line_break_is_refused(field: str, bad: str) -> None:
-    template = Template(name="hdr", **{field: "{{ v }}"}, text="body")
+    template = attrs.evolve(Template(name="hdr", text="body"), **{field: "{{ v }}"})  # type: ignore[arg-type]
     with pytest.raises(HeaderInjectionError) as info:
         render_template(template, {"v": bad}, from_address="me@example.org")
     assert info.value.field == field and "'hdr'" in str(info.value)

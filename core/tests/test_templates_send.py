@@ -1,4 +1,4 @@
-"""A template sent through the outbox to the loopback SMTP server; drafts edited then sent; sign/encrypt refusal."""
+"""Templates sent through the outbox to loopback SMTP; drafts edited then sent; sign/encrypt refusal."""
 
 from __future__ import annotations
 
@@ -56,10 +56,12 @@ def outbox(smtp_server: SmtpServer, store: Store) -> Outbox:
 
 def parts(raw: bytes) -> dict[str, bytes]:
     parsed = message_from_bytes(raw, policy=policy.default)
-    found = {}
+    found: dict[str, bytes] = {}
     for part in parsed.walk():
         if not part.is_multipart():
-            found[part.get_filename() or part.get_content_type()] = part.get_payload(decode=True)
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found[part.get_filename() or part.get_content_type()] = payload
     return found
 
 
@@ -109,10 +111,8 @@ def test_draft_edited_then_sent_arrives_as_edited(
 def test_sign_or_encrypt_without_a_plugin_is_refused_before_anything_is_queued(
     outbox: Outbox, smtp_server: SmtpServer
 ) -> None:
-    for options in ({"sign": True}, {"encrypt": True}):
-        template = Template(
-            name="secret", subject="s", to="a@example.org", text="x", options=SendOptions(**options)
-        )
+    for options in (SendOptions(sign=True), SendOptions(encrypt=True)):
+        template = Template(name="secret", subject="s", to="a@example.org", text="x", options=options)
         with pytest.raises(PluginMissingError, match="nothing was sent"):
             send_template(outbox, "support", template, {})
     assert outbox.list() == [] and smtp_server.messages == []
