@@ -161,7 +161,10 @@ class GuardedIMAP4(imaplib.IMAP4):
                 f"{self.where}: the server does not offer STARTTLS; refusing to continue in plaintext "
                 "(tls: starttls). Check the port, or use tls: tls"
             )
-        typ, dat = self._simple_command("STARTTLS")
+        try:
+            typ, dat = self._simple_command("STARTTLS")
+        except self.error as exc:  # BAD
+            typ, dat = "BAD", [str(exc).encode()]
         if typ != "OK":
             raise TlsError(
                 f"{self.where}: STARTTLS refused ({typ} {printable(dat[-1] or b'')}); refusing to "

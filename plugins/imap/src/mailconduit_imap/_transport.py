@@ -65,7 +65,6 @@ class ImapTransport:
             if error is exc:
                 raise
             raise error from exc
-        mailbox = ImapMailbox(client, where)
         try:
             if tls is TlsMode.STARTTLS:
                 stage = "STARTTLS"
@@ -75,9 +74,9 @@ class ImapTransport:
                 stage = "login"
                 login(client, credentials, where)
         except Exception as exc:
-            mailbox.close()
+            client.shutdown()  # no LOGOUT: after a failed STARTTLS nothing more goes out in plaintext
             error = translate(exc, where, stage)
             if error is exc:
                 raise
             raise error from exc
-        return mailbox
+        return ImapMailbox(client, where)
