@@ -69,6 +69,11 @@ def make_account(host: str, **receive: Any) -> Account:
     )
 
 
+def with_receive(account: Account, **changes: Any) -> Account:
+    assert account.receive is not None
+    return attrs.evolve(account, receive=attrs.evolve(account.receive, **changes))
+
+
 @pytest.fixture
 def server() -> Iterator[MemoryServer]:
     with MemoryServer(f"replicate-{next(_names)}", users={USER: "pw"}) as srv:
@@ -147,7 +152,9 @@ def test_replicate_everything_setting_takes_all_in_batches(server: MemoryServer,
         server.deliver(USER, mail(n))
     account = make_account(server.name, messages_per_run=2, replicate_everything=True)
     seen: list[tuple[int, int]] = []
-    result = replicate(account, store=store, plugins=PLUGINS, progress=lambda done, total: seen.append((done, total)))
+    result = replicate(
+        account, store=store, plugins=PLUGINS, progress=lambda done, total: seen.append((done, total))
+    )
     assert result.stored == 12 and result.remaining == 0
     assert seen[-1] == (12, 12)
 
@@ -222,14 +229,16 @@ class _NoDeletePlugin:
         register("nodelete", _NoDelete, settings=MemoryReceiveSettings)
 
 
-def test_delete_without_capability_fails_before_anything_is_fetched(server: MemoryServer, store: Store) -> None:
+def test_delete_without_capability_fails_before_anything_is_fetched(
+    server: MemoryServer, store: Store
+) -> None:
     server.deliver(USER, mail(1))
     plugins = load_plugins(autoload=False, extra=[("nodelete", _NoDeletePlugin())])
     account = make_account(server.name, after_replication=AfterReplication.DELETE)
-    account = attrs.evolve(account, receive=attrs.evolve(account.receive, protocol="nodelete"))
+    account = with_receive(account, protocol="nodelete")
     with pytest.raises(ConfigError, match=r"after_replication: delete is refused"):
         replicate(account, store=store, plugins=plugins)
-    moving = attrs.evolve(account, receive=attrs.evolve(account.receive, after_replication=MoveTo("INBOX")))
+    moving = with_receive(account, after_replication=MoveTo("INBOX"))
     with pytest.raises(ConfigError, match=r"can neither move nor copy"):
         replicate(moving, store=store, plugins=plugins)
     assert rows(store) == []
@@ -296,7 +305,9 @@ def test_poison_message_is_stored_raw_with_limit_exceeded(server: MemoryServer, 
     poison = rows(store)[100]
     assert any(d.startswith("limit_exceeded") for d in poison.defects)
     assert raws(store)[poison.id] == mail(100, subject=poison_subject)
-    assert all(not any(d.startswith("limit_exceeded") for d in r.defects) for r in rows(store) if r.id != poison.id)
+    assert all(
+        not any(d.startswith("limit_exceeded") for d in r.defects) for r in rows(store) if r.id != poison.id
+    )
 
 
 def test_message_over_max_size_is_stored_but_not_parsed(server: MemoryServer, store: Store) -> None:
@@ -349,7 +360,9 @@ def test_uidvalidity_change_is_reconciled_without_new_rows(server: MemoryServer,
         assert session.scalar(select(func.count()).where(EmailLog.level == "warning")) == 1
 
 
-def test_uidvalidity_change_matches_by_message_id_when_bytes_differ(server: MemoryServer, store: Store) -> None:
+def test_uidvalidity_change_matches_by_message_id_when_bytes_differ(
+    server: MemoryServer, store: Store
+) -> None:
     server.deliver(USER, mail(1))
     account = make_account(server.name)
     replicate(account, store=store, plugins=PLUGINS)
@@ -413,12 +426,17 @@ def test_uidvalidity_change_never_sends_stale_server_changes(server: MemoryServe
         return ActionResult(accepted=not (message.subject or "").startswith("stranger"), reason="held")
 
     plugins = load_plugins(autoload=False, extra=[("naive", _NaivePlugin())])
-    naive = attrs.evolve(account, receive=attrs.evolve(account.receive, protocol="naive"))
+    naive = with_receive(account, protocol="naive")
     result = replicate(naive, store=store, plugins=plugins, steps=[keep_strangers])
     assert result.deleted == 0
     assert sorted(server.messages(USER).values()) == sorted(strangers)
     with store.session(readonly=True) as session:
-        assert session.scalar(select(func.count()).where(EmailLog.level == "warning", EmailLog.text.like("%UIDVALIDITY%"))) == 1
+        assert (
+            session.scalar(
+                select(func.count()).where(EmailLog.level == "warning", EmailLog.text.like("%UIDVALIDITY%"))
+            )
+            == 1
+        )
 
 
 class Recorder:
@@ -454,7 +472,7 @@ def test_hooks_run_in_order_and_their_errors_are_only_logged(server: MemoryServe
     assert recorder.events == [("batch", (4, 4)), ("completed", 4)]
 
     server.folder(USER, "Archive")
-    missing = attrs.evolve(account, receive=attrs.evolve(account.receive, after_replication=MoveTo("Nowhere")))
+    missing = with_receive(account, after_replication=MoveTo("Nowhere"))
     with pytest.raises(ConfigError):
         replicate(missing, store=store, plugins=plugins)
     assert recorder.events[-1] == ("error", "ConfigError")
@@ -501,7 +519,7 @@ def test_uidl_keys_store_each_message_once(server: MemoryServer, store: Store) -
         server.deliver(USER, mail(n))
     plugins = load_plugins(autoload=False, extra=[("pop3like", _Pop3Plugin())])
     account = make_account(server.name, messages_per_run=2, after_replication=AfterReplication.DELETE)
-    account = attrs.evolve(account, receive=attrs.evolve(account.receive, protocol="pop3like"))
+    account = with_receive(account, protocol="pop3like")
     assert replicate(account, store=store, plugins=plugins).stored == 2
     assert replicate(account, store=store, plugins=plugins).stored == 1
     stored = rows(store)
@@ -522,5 +540,3 @@ def test_known_keys_are_recorded_only_for_accepted_messages(server: MemoryServer
     with store.session(readonly=True) as session:
         keys = sorted(k.split(":")[1] for k in session.scalars(select(KnownKey.key)))
     assert keys == ["1", "2"]
-
-

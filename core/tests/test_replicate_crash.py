@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from sqlalchemy import select
 
@@ -112,7 +111,7 @@ class _Plugin:
 
 PLUGINS = load_plugins(autoload=False, extra=[("crash-transports", _Plugin())])
 
-VARIANTS = {
+VARIANTS: dict[str, tuple[str, AfterReplication | MoveTo]] = {
     "imap-delete": ("imaplike", AfterReplication.DELETE),
     "imap-move": ("imaplike", MoveTo("Archive")),
     "pop3-delete": ("pop3like", AfterReplication.DELETE),
@@ -151,12 +150,24 @@ def snapshot(store: Store, server: MemoryServer) -> dict[str, Any]:
         uid_of = {m.id: (m.uid, m.uidl) for m in messages}
         return {
             "messages": [
-                (m.folder, m.uidvalidity, m.uid, m.uidl, m.sha256, m.subject, m.defects, m.annotations,
-                 m.last_error, m.attempts)
+                (
+                    m.folder,
+                    m.uidvalidity,
+                    m.uid,
+                    m.uidl,
+                    m.sha256,
+                    m.subject,
+                    m.defects,
+                    m.annotations,
+                    m.last_error,
+                    m.attempts,
+                )
                 for m in messages
             ],
             "raw": sorted((uid_of[r.message_id], r.raw) for r in session.scalars(select(MessageRaw))),
-            "known": sorted((k.key, uid_of.get(k.message_id or -1)) for k in session.scalars(select(KnownKey))),
+            "known": sorted(
+                (k.key, uid_of.get(k.message_id or -1)) for k in session.scalars(select(KnownKey))
+            ),
             "pending": sorted(
                 (uid_of[p.message_id], p.action.value, p.target_folder, p.state.value)
                 for p in session.scalars(select(PendingChange))
@@ -209,10 +220,8 @@ def test_crash_then_rerun_equals_an_uninterrupted_run(
     def crash(boundary: Boundary, batch: int, message: int | None) -> None:
         if boundary.value != point:
             return
-        if boundary in PER_MESSAGE:
-            chosen = batch == 1 and message == index  # first / middle / last message of the middle batch
-        else:
-            chosen = batch == index  # first / middle / last batch of the run
+        # per message: first / middle / last message of the middle batch; per batch: that batch of the run
+        chosen = (batch == 1 and message == index) if boundary in PER_MESSAGE else batch == index
         if chosen and not hits:
             hits.append((point, batch, message))
             raise Crash

@@ -102,7 +102,12 @@ def adopt(
             with store.session() as session:
                 for start in range(0, len(rows), CHUNK):
                     session.execute(insert(KnownKey), rows[start : start + CHUNK])
-                add_log(session, "info", f"folder {where!r}: adopted {len(rows)} messages as already seen", account=acct.name)
+                add_log(
+                    session,
+                    "info",
+                    f"folder {where!r}: adopted {len(rows)} messages as already seen",
+                    account=acct.name,
+                )
             return AdoptResult(adopted=len(rows), known=len(known))
     finally:
         mailbox.close()

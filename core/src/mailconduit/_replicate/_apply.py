@@ -52,7 +52,12 @@ def _pending_action(after: AfterReplication | MoveTo) -> tuple[PendingAction, st
 
 
 def commit_results(
-    session: Session, *, account: str, folder: str, outcomes: Sequence[Outcome], after: AfterReplication | MoveTo
+    session: Session,
+    *,
+    account: str,
+    folder: str,
+    outcomes: Sequence[Outcome],
+    after: AfterReplication | MoveTo,
 ) -> None:
     """Write the batch's results and, for accepted messages, known keys and pending changes (commit 2)."""
     if not outcomes:
@@ -61,7 +66,9 @@ def commit_results(
     todo = [o for o in outcomes if not o.item.done]
     if todo:
         ids = [o.item.id for o in todo]
-        query = select(MessageRow.id, MessageRow.annotations, MessageRow.attempts).where(MessageRow.id.in_(ids))
+        query = select(MessageRow.id, MessageRow.annotations, MessageRow.attempts).where(
+            MessageRow.id.in_(ids)
+        )
         current = {row.id: (row.annotations or {}, row.attempts or 0) for row in session.execute(query)}
         session.execute(
             update(MessageRow),
@@ -97,7 +104,9 @@ def commit_results(
             session.execute(insert(Attachment), attachments)
     logs = [_log_row(account, o, level, text, now) for o in outcomes for level, text in o.logs]
     logs += [
-        _log_row(account, o, "warning", f"message {o.item.id} ({o.item.ref.key}) not finished: {o.reason}", now)
+        _log_row(
+            account, o, "warning", f"message {o.item.id} ({o.item.ref.key}) not finished: {o.reason}", now
+        )
         for o in outcomes
         if not o.accepted
     ]
@@ -137,7 +146,13 @@ def commit_results(
 
 
 def _log_row(account: str, outcome: Outcome, level: str, text: str, now: Any) -> dict[str, object]:
-    return {"time": now, "level": LogLevel(level), "account": account, "message_id": outcome.item.id, "text": text}
+    return {
+        "time": now,
+        "level": LogLevel(level),
+        "account": account,
+        "message_id": outcome.item.id,
+        "text": text,
+    }
 
 
 @frozen
@@ -226,11 +241,16 @@ def advance_state(session: Session, *, account: str, folder: str, uidvalidity: i
     """
     last = 0
     if uidvalidity is not None:
-        last = session.scalar(
-            select(func.max(MessageRow.uid)).where(
-                MessageRow.account == account, MessageRow.folder == folder, MessageRow.uidvalidity == uidvalidity
+        last = (
+            session.scalar(
+                select(func.max(MessageRow.uid)).where(
+                    MessageRow.account == account,
+                    MessageRow.folder == folder,
+                    MessageRow.uidvalidity == uidvalidity,
+                )
             )
-        ) or 0
+            or 0
+        )
     row = session.get(FolderSync, (account, folder))
     if row is None:
         session.add(FolderSync(account=account, folder=folder, uidvalidity=uidvalidity, last_uid=last))

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 
 from attrs import define, field
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,7 +105,7 @@ def _reconcile(session: Session, account: str, folder: str, items: list[Ingested
     current = missing[0].key.uidvalidity
     shas = [i.sha256 for i in missing]
     mids = [i.scan.message_id for i in missing if i.scan.message_id]
-    wanted = MessageRow.sha256.in_(shas)
+    wanted: ColumnElement[bool] = MessageRow.sha256.in_(shas)
     if mids:
         wanted = or_(wanted, MessageRow.header_message_id.in_(mids))
     query = select(MessageRow.id, MessageRow.sha256, MessageRow.header_message_id, MessageRow.defects).where(
@@ -182,7 +182,8 @@ def _insert(session: Session, account: str, folder: str, items: list[Ingested]) 
                 [_row(account, folder, i) for i in fresh],
             ).all()
             session.execute(
-                insert(MessageRaw), [{"message_id": mid, "raw": i.raw} for mid, i in zip(ids, fresh, strict=True)]
+                insert(MessageRaw),
+                [{"message_id": mid, "raw": i.raw} for mid, i in zip(ids, fresh, strict=True)],
             )
     except IntegrityError:  # another replicator stored some of these keys meanwhile
         for item in fresh:

@@ -24,7 +24,7 @@ def lock_key(account: str, folder: str) -> int:
 
 @contextmanager
 def folder_lock(store: Store, account: str, folder: str) -> Iterator[bool]:
-    """Hold the replication lock of ``account``/``folder`` for the block; yields False when another holds it."""
+    """Hold the replication lock of ``account``/``folder`` for the block; False when another holds it."""
     if store.engine.dialect.name != "postgresql":
         yield True
         return

@@ -20,7 +20,12 @@ def receive_settings(account: Account) -> ReceiveSettings:
     """The account's receive settings, or a ``ConfigError`` saying the account has none."""
     if account.receive is None:
         raise ConfigError(
-            [(f"accounts.{account.name}.receive", "is not set; add a receive: section to replicate this account")]
+            [
+                (
+                    f"accounts.{account.name}.receive",
+                    "is not set; add a receive: section to replicate this account",
+                )
+            ]
         )
     return account.receive
 
@@ -43,7 +48,12 @@ def check_mailbox(mailbox: Mailbox, account: Account, folder: str) -> frozenset[
     server = f"the {receive.protocol} server {receive.host}"
     if folder != "INBOX" and "folders" not in caps:
         raise ConfigError(
-            [(f"{where}.folder", f"{server} has no folders besides INBOX (asked for {folder!r}); leave folder unset")]
+            [
+                (
+                    f"{where}.folder",
+                    f"{server} has no folders besides INBOX (asked for {folder!r}); leave folder unset",
+                )
+            ]
         )
     after = receive.after_replication
     if after is AfterReplication.DELETE and "delete" not in caps:
@@ -59,17 +69,16 @@ def check_mailbox(mailbox: Mailbox, account: Account, folder: str) -> frozenset[
     if isinstance(after, MoveTo):
         if not caps & {"move", "copy"}:
             raise ConfigError(
-                [(f"{where}.after_replication.move_to", f"{server} can neither move nor copy messages; use none")]
+                [
+                    (
+                        f"{where}.after_replication.move_to",
+                        f"{server} can neither move nor copy messages; use none",
+                    )
+                ]
             )
         names = [f.name for f in mailbox.folders()]
         if after.folder not in names:
             shown = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
-            raise ConfigError(
-                [
-                    (
-                        f"{where}.after_replication.move_to",
-                        f"folder {after.folder!r} does not exist on {server}; create it or pick one of: {shown}",
-                    )
-                ]
-            )
+            problem = f"folder {after.folder!r} does not exist on {server}; create it or use one of {shown}"
+            raise ConfigError([(f"{where}.after_replication.move_to", problem)])
     return caps

@@ -130,7 +130,9 @@ def _transform(outcome: Outcome, transforms: Sequence[Transform]) -> bytes | Non
 def _parse(outcome: Outcome, data: bytes, max_size: int, limits: ParseLimits) -> None:
     defects = list(outcome.item.defects)
     if len(data) > max_size:
-        found = [f"limit_exceeded: message of {len(data)} bytes is over max_message_size ({max_size}); not parsed"]
+        found = [
+            f"limit_exceeded: message of {len(data)} bytes is over max_message_size ({max_size}); not parsed"
+        ]
     else:
         try:
             parsed = parse_message(data, limits=limits)

@@ -22,11 +22,11 @@ from sqlalchemy import exists, select
 from mailconduit._model import Account
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Action, Mailbox
+from mailconduit._replicate import _plan
 from mailconduit._replicate._apply import advance_state, apply_pending
 from mailconduit._replicate._batch import BatchCounts, RunContext, run_batch, safe_hook
 from mailconduit._replicate._lock import folder_lock
 from mailconduit._replicate._open import check_mailbox, open_mailbox, receive_settings
-from mailconduit._replicate import _plan
 from mailconduit._replicate._plan import Validity, batches, check_validity, oldest_first, plan_run, run_size
 from mailconduit._replicate._process import Step
 from mailconduit._store import Store
@@ -117,10 +117,14 @@ def _begin(ctx: RunContext, *, write: bool) -> Validity:
 
 def _known(ctx: RunContext) -> set[str]:
     same = (
-        KnownKey.uidvalidity == ctx.uidvalidity if ctx.uidvalidity is not None else KnownKey.uidvalidity.is_(None)
+        KnownKey.uidvalidity == ctx.uidvalidity
+        if ctx.uidvalidity is not None
+        else KnownKey.uidvalidity.is_(None)
     )
     with ctx.store.session(readonly=True) as session:
-        query = select(KnownKey.key).where(KnownKey.account == ctx.account.name, KnownKey.folder == ctx.folder, same)
+        query = select(KnownKey.key).where(
+            KnownKey.account == ctx.account.name, KnownKey.folder == ctx.folder, same
+        )
         return set(session.scalars(query))
 
 
@@ -150,13 +154,21 @@ def run_once(
         _begin(ctx, write=not dry_run)
         counts = BatchCounts()
         if not dry_run:
-            ctx.transforms = ctx.plugins.hooks.message_transforms(ctx.account, direction=TransformDirection.INCOMING)
+            ctx.transforms = ctx.plugins.hooks.message_transforms(
+                ctx.account, direction=TransformDirection.INCOMING
+            )
             first = apply_pending(
-                ctx.store.session, mailbox, account=ctx.account.name, folder=ctx.folder, uidvalidity=ctx.uidvalidity
+                ctx.store.session,
+                mailbox,
+                account=ctx.account.name,
+                folder=ctx.folder,
+                uidvalidity=ctx.uidvalidity,
             )
             counts.moved, counts.deleted = first.moved, first.deleted
             with ctx.store.session() as session:
-                advance_state(session, account=ctx.account.name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
+                advance_state(
+                    session, account=ctx.account.name, folder=ctx.folder, uidvalidity=ctx.uidvalidity
+                )
         new = mailbox.list_new(ctx.folder, _known(ctx), oldest_first(ctx.receive.fetch_strategy), None)
         plan = plan_run(new, run_size(ctx.receive, limit=limit, everything=everything))
         remaining = plan.remaining
@@ -260,7 +272,9 @@ def replicate(
         )
         mailbox = open_mailbox(acct, plugins)
         try:
-            return run_once(ctx, mailbox, limit=limit, everything=everything, dry_run=dry_run, progress=progress)
+            return run_once(
+                ctx, mailbox, limit=limit, everything=everything, dry_run=dry_run, progress=progress
+            )
         finally:
             mailbox.close()
     except Exception as exc:

@@ -51,7 +51,8 @@ def watch(
     Each run is a full ``replicate`` run over the open connection. Between runs it waits with
     IDLE (re-issued every ``idle_refresh``) where the mailbox has the ``idle`` capability, else
     sleeps ``poll_every``. Temporary transport errors reconnect after ``reconnect_backoff``;
-    permanent ones (authentication, TLS, configuration) are raised.
+    permanent ones (authentication, TLS, configuration) are raised. The schedule grows with every
+    drop until a connection lasts through a whole wait.
 
     Args:
         account: the account, or its name in ``config``.
@@ -87,11 +88,25 @@ def watch(
                     mode = "idle" if "idle" in mailbox.capabilities() else "polling"
                     run.mode = mode
                 ctx = RunContext(
-                    account=acct, receive=receive, folder=where, store=store, plugins=plugins, run=run, steps=resolved
+                    account=acct,
+                    receive=receive,
+                    folder=where,
+                    store=store,
+                    plugins=plugins,
+                    run=run,
+                    steps=resolved,
                 )
                 result = run_once(ctx, mailbox)
-                failures = 0
-                totals.add(BatchCounts(result.fetched, result.stored, result.known, result.failed, result.moved, result.deleted))
+                totals.add(
+                    BatchCounts(
+                        result.fetched,
+                        result.stored,
+                        result.known,
+                        result.failed,
+                        result.moved,
+                        result.deleted,
+                    )
+                )
                 if on_result is not None:
                     on_result(result)
                 if stop.is_set() or result.remaining:
@@ -100,6 +115,7 @@ def watch(
                     mailbox.wait(where, receive.idle_refresh.total_seconds())
                 else:
                     pause(receive.poll_every.total_seconds())
+                failures = 0  # the connection lasted a whole wait: the next drop starts the schedule afresh
             except TransportError as exc:
                 safe_hook("on_run_error", plugins.hooks.on_run_error, exc, run)
                 if not exc.temporary:
