@@ -3,7 +3,8 @@
 It starts private servers on 127.0.0.1 with certificates from a throwaway CA (aiosmtpd for SMTP
 with STARTTLS, Dovecot for IMAP/POP3 when installed), writes an example ``mailconduit.yaml`` that
 points at them, and runs the ``mailconduit`` CLI against it: the plugins, a config check, the
-store's schema, and a message sent over STARTTLS with password auth, verified by the server.
+store's schema, a message sent now and three queued and sent by the outbox worker over STARTTLS
+with password auth, and the email log.
 Everything lives in a temporary folder that is removed at the end.
 """
 
@@ -59,36 +60,49 @@ def cli(*args: str, env: dict[str, str], cwd: Path) -> None:
     subprocess.run([str(exe), *args], env=env, cwd=cwd, check=True)
 
 
-def send_one(config_path: Path, smtp: SmtpServer) -> None:
-    """Send one message through the configured account with the Python API and show what arrived."""
-    from mailconduit import Address, Message, load_plugins
-    from mailconduit._config import load_config
-    from mailconduit._mime import compose
-
-    plugin_set = load_plugins()
-    config = load_config(config_path, plugin_set)
-    account = config.accounts["support"]
-    assert account.send is not None and account.auth is not None
-    message = Message(
-        from_=Address(account.email, account.display_name),
-        to=[Address("customer@example.test", "A Customer")],
-        subject="Your ticket #4711 — we are on it",
-        text="Hello,\n\nthanks for writing; we answer within a day.\n\nExample Support\n",
-        html="<p>Hello,</p><p>thanks for writing; we answer <b>within a day</b>.</p>",
+def send_and_queue(env: dict[str, str], work: Path, smtp: SmtpServer) -> None:
+    """Send one message now and queue three, run the outbox worker, and show what arrived."""
+    (work / "welcome.html").write_text(
+        "<p>Hello,</p><p>thanks for writing; we answer <b>within a day</b>.</p>"
     )
-    data = compose(message)
-    credentials = plugin_set.authenticator(account.auth.method).credentials(account, "smtp")
-    session = plugin_set.send_transport(account.send.protocol).open(account, credentials)
-    try:
-        result = session.send(account.email, [a.addr_spec for a in message.recipients], data)
-    finally:
-        session.close()
-    print(f"server replied: {result.reply}")
-    received = smtp.wait_for_messages(1)[0]
+    cli(
+        "send",
+        "-a",
+        "support",
+        "--to",
+        "A Customer <customer@example.test>",
+        "-s",
+        "Your ticket #4711",
+        "--html",
+        str(work / "welcome.html"),
+        env=env,
+        cwd=work,
+    )
+    for number in (1, 2, 3):
+        cli(
+            "send",
+            "-a",
+            "support",
+            "--to",
+            f"reader{number}@example.test",
+            "-s",
+            f"Newsletter {number}",
+            "--html",
+            str(work / "welcome.html"),
+            "--queue",
+            env=env,
+            cwd=work,
+        )
+    step("The outbox worker sends what is queued, over one reused session")
+    cli("outbox", "run", "--once", env=env, cwd=work)
+    cli("outbox", "list", env=env, cwd=work)
+    received = smtp.wait_for_messages(4)
     print(
-        f"aiosmtpd received {len(received.data)} bytes from {received.mail_from} "
-        f"for {', '.join(received.rcpt_tos)}; byte-exact: {received.data == data}"
+        f"aiosmtpd received {len(received)} messages over TLS: "
+        + ", ".join(f"{m.rcpt_tos[0]} ({len(m.data)} bytes)" for m in received)
     )
+    step("The email log")
+    cli("log", "--account", "support", env=env, cwd=work)
 
 
 def main() -> None:
@@ -149,8 +163,8 @@ def main() -> None:
         cli("config", "check", env=env, cwd=work)
         step("Creating the store")
         cli("db", "upgrade", env=env, cwd=work)
-        step("Sending a message over STARTTLS with password auth")
-        send_one(config_path, smtp)
+        step("Sending over STARTTLS with password auth: one now, three queued")
+        send_and_queue(env, work, smtp)
         step("Done")
         print("The servers stop and the demo's folder is removed.")
 
