@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
-from mailconduit import FolderInfo, FolderState, MailconduitError, MessageRef, RawMail, TransportError
+from mailconduit import FolderInfo, FolderState, MailconduitError, MessageRef, RawMail, ServerReplyError, TransportError
 from mailconduit_imap import _uidset
 from mailconduit_imap._args import quote_mailbox
 from mailconduit_imap._client import GuardedIMAP4
@@ -39,12 +39,15 @@ class ImapMailbox:
         self._selected: str | None = None
         self._uidvalidity: int | None = None
         self._closed = False
+        self._broken = False
 
     # ------------------------------------------------------------------ helpers
     def _fail(self, exc: BaseException, stage: str) -> NoReturn:
         if isinstance(exc, MailconduitError) and not isinstance(exc, TransportError):
             raise exc  # a refused argument (HeaderInjectionError): nothing was sent
         error = translate(exc, self._where, stage)
+        if not isinstance(error, ServerReplyError):
+            self._broken = True  # the session's state is unknown: close() only drops the socket
         if error is exc:
             raise error
         raise error from exc
@@ -265,6 +268,10 @@ class ImapMailbox:
         if self._closed:
             return
         self._closed = True
+        if self._broken:
+            with contextlib.suppress(Exception):
+                self._client.shutdown()
+            return
         try:
             self._client.sock.settimeout(min(self._where.timeout, 5.0))
             self._client.logout()
