@@ -50,7 +50,7 @@ from mailconduit._testing._procs import (
     stop_process,
     wait_until,
 )
-from mailconduit._testing.ca import issue_server_cert
+from mailconduit._testing.ca import CertKind, issue_server_cert
 from mailconduit._testing.require import missing_server
 
 if TYPE_CHECKING:
@@ -88,9 +88,16 @@ class SlapdServer:
     suffix = SUFFIX
     people = f"ou=people,{SUFFIX}"
 
-    def __init__(self, ca: trustme.CA) -> None:
-        """Prepare an instance whose certificate ``ca`` issues; :meth:`start` runs it."""
+    def __init__(self, ca: trustme.CA, *, cert_kind: CertKind = "good") -> None:
+        """Prepare an instance whose certificate ``ca`` issues; :meth:`start` runs it.
+
+        Args:
+            ca: the test CA (its certificate is the server's issuer for the good kinds).
+            cert_kind: the server certificate, as :func:`issue_server_cert` makes it (``wrong_host``,
+                ``expired``, ``unknown_ca``, ``self_signed`` for TLS failure tests).
+        """
         self._ca = ca
+        self._cert_kind: CertKind = cert_kind
         self._proc: subprocess.Popen[bytes] | None = None
         self._account: ServerAccount | None = None
         self._lock = threading.Lock()
@@ -129,7 +136,7 @@ class SlapdServer:
         self.dir = server_dir("mc-slapd-")
         try:
             (self.dir / "db").mkdir()
-            issue_server_cert(self._ca, self.dir / "tls", "good", name="server")
+            issue_server_cert(self._ca, self.dir / "tls", self._cert_kind, name="server")
             self._ca.cert_pem.write_to_path(str(self.dir / "tls" / "ca.pem"))
             values = {"DIR": self.dir, "SUFFIX": self.suffix, "ROOTPW": self.root_password}
             conf = render_template(TEMPLATE, self.dir / "slapd.conf", values)
