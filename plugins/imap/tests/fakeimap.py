@@ -26,7 +26,9 @@ def logged_in(caps: bytes = CAPS) -> list[Expect | Send]:
 
 SELECT = [
     Expect(rb"SELECT"),
-    Send(b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n{tag} OK [READ-WRITE] selected\r\n"),
+    Send(
+        b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 3] ok\r\n{tag} OK [READ-WRITE] selected\r\n"
+    ),
 ]
 
 LOGOUT = [Expect(rb"LOGOUT"), Send(b"* BYE bye\r\n{tag} OK bye\r\n")]

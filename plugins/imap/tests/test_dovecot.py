@@ -62,14 +62,18 @@ def other_client(dovecot: DovecotServer, user: MailUser) -> imaplib.IMAP4:
     return client
 
 
-def test_fetch_is_byte_exact_for_corpus_messages(mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser) -> None:
+def test_fetch_is_byte_exact_for_corpus_messages(
+    mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser
+) -> None:
     messages = corpus_messages()
     dovecot.seed(dovecot_user, messages)
     refs = mailbox.list_new("INBOX", (), True, None)
     assert [raw.data for raw in mailbox.fetch("INBOX", refs)] == messages
 
 
-def test_oldest_latest_limit_and_batches_over_500(mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser) -> None:
+def test_oldest_latest_limit_and_batches_over_500(
+    mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser
+) -> None:
     messages = [synthetic(n) for n in range(1, 1201)]
     dovecot.seed(dovecot_user, messages)
     oldest = mailbox.list_new("INBOX", (), True, None)
@@ -99,7 +103,9 @@ def test_fetch_peeks_and_ignores_refs_of_another_uidvalidity(
     assert all(raw.internal_date is not None for raw in again)
 
 
-def test_a6_delete_expunges_only_the_given_uids(mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser) -> None:
+def test_a6_delete_expunges_only_the_given_uids(
+    mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser
+) -> None:
     dovecot.seed(dovecot_user, [synthetic(n) for n in range(1, 11)])
     refs = mailbox.list_new("INBOX", (), True, None)
     other = other_client(dovecot, dovecot_user)  # marks 3 messages we are NOT deleting
@@ -117,7 +123,9 @@ def test_a6_delete_expunges_only_the_given_uids(mailbox: ImapMailbox, dovecot: D
     assert any(c.startswith(b"UID EXPUNGE 1:5") for c in commands)
 
 
-def test_move_to_a_folder_with_a_non_ascii_name(mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser) -> None:
+def test_move_to_a_folder_with_a_non_ascii_name(
+    mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser
+) -> None:
     other = other_client(dovecot, dovecot_user)
     assert other.create('"Entw&APw-rfe &- Alt"')[0] == "OK"
     other.logout()
@@ -135,7 +143,9 @@ def test_special_use_folders_are_listed(mailbox: ImapMailbox) -> None:
     assert uses["Sent"] == "\\Sent" and uses["Trash"] == "\\Trash" and uses["INBOX"] is None
 
 
-def test_idle_wakes_on_another_clients_append(mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser) -> None:
+def test_idle_wakes_on_another_clients_append(
+    mailbox: ImapMailbox, dovecot: DovecotServer, dovecot_user: MailUser
+) -> None:
     mailbox.state("INBOX")
     stop = threading.Event()
 

@@ -23,7 +23,9 @@ NO_MOVE = (
 
 @pytest.fixture(scope="module")
 def dovecot_without_move(test_ca: Any) -> Iterator[DovecotServer]:
-    with DovecotServer(test_ca, extra_conf=f"protocol imap {{\n  imap_capability = {NO_MOVE}\n}}\n") as server:
+    with DovecotServer(
+        test_ca, extra_conf=f"protocol imap {{\n  imap_capability = {NO_MOVE}\n}}\n"
+    ) as server:
         yield server
 
 
@@ -55,10 +57,13 @@ def test_move_without_move_copies_then_expunges_exactly_those(
         mailbox.close()
 
 
-def test_delete_and_copy_move_are_refused_without_uidplus(scripted_server: Any, make_account: MakeAccount) -> None:
+def test_delete_and_copy_move_are_refused_without_uidplus(
+    scripted_server: Any, make_account: MakeAccount
+) -> None:
     server = scripted_server([*logged_in(b"IMAP4rev1 IDLE"), *LOGOUT])
     mailbox = ImapTransport().open(
-        make_account(server.port, TlsMode.NONE), Credentials(kind="password", username="a", secret=Secret("pw"))
+        make_account(server.port, TlsMode.NONE),
+        Credentials(kind="password", username="a", secret=Secret("pw")),
     )
     assert "delete" not in mailbox.capabilities() and "move" not in mailbox.capabilities()
     for call in (

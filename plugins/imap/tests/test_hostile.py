@@ -1,6 +1,6 @@
 """B6: hostile replies from a fake server end in a clean mailconduit error naming the account, RSS < 100 MB.
 
-Each client runs in a subprocess so its peak RSS (``ru_maxrss``) is its own.
+Each client runs in a subprocess so its peak RSS (VmHWM; ``ru_maxrss`` keeps the parent's) is its own.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from mailconduit.testing import HUGE_LITERAL, Close, Expect, Pause, Repeat, Send
 from .fakeimap import SELECT, logged_in
 
 CLIENT = r"""
-import json, resource, sys
+import json, sys
 from datetime import timedelta
 from mailconduit import Account, Credentials, MessageRef, Secret, TlsMode
 from mailconduit_imap import ImapSettings, ImapTransport
@@ -27,7 +27,8 @@ account = Account(name="hostile-test", email="a@example.test", receive=ImapSetti
     protocol="imap", host="127.0.0.1", port=port, tls=TlsMode.NONE, timeout=timedelta(seconds=20)))
 got = []
 try:
-    mailbox = ImapTransport().open(account, Credentials(kind="password", username="alice", secret=Secret("pw")))
+    credentials = Credentials(kind="password", username="alice", secret=Secret("pw"))
+    mailbox = ImapTransport().open(account, credentials)
     if op == "select":
         mailbox.state("INBOX")
     elif op == "fetch":
@@ -35,9 +36,11 @@ try:
             got.append(raw.data.decode())
     result = {"error": None}
 except Exception as exc:
-    result = {"error": type(exc).__name__, "message": str(exc), "mro": [c.__name__ for c in type(exc).__mro__]}
+    mro = [c.__name__ for c in type(exc).__mro__]
+    result = {"error": type(exc).__name__, "message": str(exc), "mro": mro}
 result["got"] = got
-result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+result["maxrss_mb"] = peak[0] / 1024
 print(json.dumps(result))
 """
 
@@ -55,13 +58,48 @@ ONE = b"* 1 FETCH (UID 1 FLAGS () BODY[] {5}\r\nfirst)\r\n"
 
 CASES = {
     "tebibyte-literal-greeting": ([Send(HUGE_LITERAL)], "open", "ProtocolError", "1099511627776"),
-    "tebibyte-literal-in-fetch": ([*logged_in(), *SELECT, FETCH, Send(HUGE_LITERAL)], "fetch", "ProtocolError", "1099511627776"),
-    "ten-megabyte-line": ([*logged_in(), Expect(rb"SELECT"), Send(long_line())], "select", "ProtocolError", "line longer"),
-    "million-exists": ([*logged_in(), Expect(rb"SELECT"), Repeat(b"* 1 EXISTS\r\n", 10**6)], "select", "ProtocolError", "untagged"),
-    "foreign-tag": ([*logged_in(), Expect(rb"SELECT"), Send(b"ZZ999 NO not yours\r\n")], "select", "ProtocolError", "ZZ999"),
-    "uid-never-asked": ([*logged_in(), *SELECT, FETCH, Send(b"* 9 FETCH (UID 99 BODY[] {4}\r\nevil)\r\n")], "fetch", "ProtocolError", "UID 99"),
-    "bye-mid-fetch": ([*logged_in(), *SELECT, FETCH, Send(ONE + b"* BYE going down\r\n"), Pause(0.2), Close()], "fetch", "TransportError", "going down"),
-    "eof-mid-literal": ([*logged_in(), *SELECT, FETCH, Send(b"* 1 FETCH (UID 1 BODY[] {500}\r\nshort"), Close()], "fetch", "TransportError", "closed"),
+    "tebibyte-literal-in-fetch": (
+        [*logged_in(), *SELECT, FETCH, Send(HUGE_LITERAL)],
+        "fetch",
+        "ProtocolError",
+        "1099511627776",
+    ),
+    "ten-megabyte-line": (
+        [*logged_in(), Expect(rb"SELECT"), Send(long_line())],
+        "select",
+        "ProtocolError",
+        "line longer",
+    ),
+    "million-exists": (
+        [*logged_in(), Expect(rb"SELECT"), Repeat(b"* 1 EXISTS\r\n", 10**6)],
+        "select",
+        "ProtocolError",
+        "untagged",
+    ),
+    "foreign-tag": (
+        [*logged_in(), Expect(rb"SELECT"), Send(b"ZZ999 NO not yours\r\n")],
+        "select",
+        "ProtocolError",
+        "ZZ999",
+    ),
+    "uid-never-asked": (
+        [*logged_in(), *SELECT, FETCH, Send(b"* 9 FETCH (UID 99 BODY[] {4}\r\nevil)\r\n")],
+        "fetch",
+        "ProtocolError",
+        "UID 99",
+    ),
+    "bye-mid-fetch": (
+        [*logged_in(), *SELECT, FETCH, Send(ONE + b"* BYE going down\r\n"), Pause(0.2), Close()],
+        "fetch",
+        "TransportError",
+        "going down",
+    ),
+    "eof-mid-literal": (
+        [*logged_in(), *SELECT, FETCH, Send(b"* 1 FETCH (UID 1 BODY[] {500}\r\nshort"), Close()],
+        "fetch",
+        "TransportError",
+        "closed",
+    ),
 }
 
 

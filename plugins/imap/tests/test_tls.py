@@ -15,7 +15,10 @@ from mailconduit_imap import ImapTransport
 from .conftest import MakeAccount
 
 GREETING = Send(b"* OK fake ready\r\n")
-CAPS_STARTTLS = [Expect(rb"CAPABILITY"), Send(b"* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN\r\n{tag} OK done\r\n")]
+CAPS_STARTTLS = [
+    Expect(rb"CAPABILITY"),
+    Send(b"* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN\r\n{tag} OK done\r\n"),
+]
 REASONS = {
     "wrong_host": "address mismatch, certificate is not valid for",
     "expired": "certificate has expired",
@@ -38,14 +41,21 @@ def assert_no_login(server: Any) -> None:
 @pytest.mark.parametrize("kind", list(REASONS))
 @pytest.mark.parametrize("tls", [TlsMode.TLS, TlsMode.STARTTLS])
 def test_bad_certificates_are_refused_with_host_and_reason(
-    kind: str, tls: TlsMode, test_ca: Any, tmp_path: Path, scripted_server: Any, make_account: MakeAccount, alice: Credentials
+    kind: str,
+    tls: TlsMode,
+    test_ca: Any,
+    tmp_path: Path,
+    scripted_server: Any,
+    make_account: MakeAccount,
+    alice: Credentials,
 ) -> None:
     cert = issue_server_cert(test_ca, tmp_path, kind)  # type: ignore[arg-type]
     if tls is TlsMode.TLS:
         server = scripted_server([GREETING, Expect()], tls=True, cert=cert)
     else:
         server = scripted_server(
-            [GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), Send(b"{tag} OK Begin TLS\r\n"), StartTls()], cert=cert
+            [GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), Send(b"{tag} OK Begin TLS\r\n"), StartTls()],
+            cert=cert,
         )
     with pytest.raises(TlsError) as caught:
         ImapTransport().open(make_account(server.port, tls), alice)
@@ -65,7 +75,10 @@ def test_system_trust_alone_does_not_trust_the_test_ca(
 
 
 def test_opt_out_connects_and_warns(
-    dovecot: DovecotServer, make_account: MakeAccount, user_credentials: Credentials, caplog: pytest.LogCaptureFixture
+    dovecot: DovecotServer,
+    make_account: MakeAccount,
+    user_credentials: Credentials,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     account = make_account(dovecot.imaps_port, TlsMode.TLS, ca_file=None, check_server_identity=False)
     with caplog.at_level(logging.WARNING, logger="mailconduit.tls"):
@@ -78,11 +91,24 @@ def test_opt_out_connects_and_warns(
 @pytest.mark.parametrize(
     "script",
     [
-        pytest.param([GREETING, Expect(rb"CAPABILITY"), Send(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n")], id="not-offered"),
-        pytest.param([GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), Send(b"{tag} NO not now\r\n")], id="no"),
+        pytest.param(
+            [
+                GREETING,
+                Expect(rb"CAPABILITY"),
+                Send(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n"),
+            ],
+            id="not-offered",
+        ),
+        pytest.param(
+            [GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), Send(b"{tag} NO not now\r\n")], id="no"
+        ),
         pytest.param([GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), Send(b"{tag} BAD what\r\n")], id="bad"),
         pytest.param(
-            [Send(b"* PREAUTH hi\r\n"), Expect(rb"CAPABILITY"), Send(b"* CAPABILITY IMAP4rev1 STARTTLS\r\n{tag} OK done\r\n")],
+            [
+                Send(b"* PREAUTH hi\r\n"),
+                Expect(rb"CAPABILITY"),
+                Send(b"* CAPABILITY IMAP4rev1 STARTTLS\r\n{tag} OK done\r\n"),
+            ],
             id="preauth",
         ),
     ],
@@ -101,15 +127,29 @@ def test_stripping_is_a_tls_error_without_plaintext_login(
 @pytest.mark.parametrize(
     "reply",
     [
-        pytest.param([Send(b"{tag} OK Begin TLS\r\n{tag}9 OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n")], id="same-packet"),
-        pytest.param([Send(b"{tag} OK Begin TLS\r\n"), Pause(0.2), Send(b"* CAPABILITY IMAP4rev1 injected\r\n")], id="later-packet"),
+        pytest.param(
+            [Send(b"{tag} OK Begin TLS\r\n{tag}9 OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n")],
+            id="same-packet",
+        ),
+        pytest.param(
+            [Send(b"{tag} OK Begin TLS\r\n"), Pause(0.2), Send(b"* CAPABILITY IMAP4rev1 injected\r\n")],
+            id="later-packet",
+        ),
     ],
 )
 def test_injected_response_after_begin_tls_is_never_acted_on(
     reply: list[Any], scripted_server: Any, make_account: MakeAccount, alice: Credentials
 ) -> None:
     server = scripted_server(
-        [GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), *reply, StartTls(), *CAPS_STARTTLS, Expect(rb"LOGIN")]
+        [
+            GREETING,
+            *CAPS_STARTTLS,
+            Expect(rb"STARTTLS"),
+            *reply,
+            StartTls(),
+            *CAPS_STARTTLS,
+            Expect(rb"LOGIN"),
+        ]
     )
     with pytest.raises((ProtocolError, TlsError)) as caught:
         ImapTransport().open(make_account(server.port, TlsMode.STARTTLS), alice)
@@ -122,7 +162,13 @@ def test_same_packet_injection_is_reported_as_injection(
     scripted_server: Any, make_account: MakeAccount, alice: Credentials
 ) -> None:
     server = scripted_server(
-        [GREETING, *CAPS_STARTTLS, Expect(rb"STARTTLS"), Send(b"{tag} OK Begin TLS\r\n* OK injected\r\n"), StartTls()]
+        [
+            GREETING,
+            *CAPS_STARTTLS,
+            Expect(rb"STARTTLS"),
+            Send(b"{tag} OK Begin TLS\r\n* OK injected\r\n"),
+            StartTls(),
+        ]
     )
     with pytest.raises(ProtocolError, match="STARTTLS response injection"):
         ImapTransport().open(make_account(server.port, TlsMode.STARTTLS), alice)

@@ -1,4 +1,4 @@
-"""G1: every API call is exactly one command line; CR/LF/NUL never reach the server; names quoted and encoded."""
+"""G1: one API call is one command line; CR/LF/NUL never reach the server; names quoted and encoded."""
 
 from __future__ import annotations
 

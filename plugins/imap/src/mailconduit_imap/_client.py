@@ -120,7 +120,7 @@ class GuardedIMAP4(imaplib.IMAP4):
 
     def _get_response(self) -> Any:
         try:
-            return super()._get_response()
+            return imaplib.IMAP4._get_response(self)  # type: ignore[attr-defined]
         except self.abort as exc:
             if str(exc).startswith("unexpected"):  # a reply to no command, or a foreign tag
                 raise ProtocolError(

@@ -30,7 +30,7 @@ class Where:
         return f"account {self.account!r}: IMAP server {self.host}:{self.port}"
 
 
-def printable(data: bytes | str, limit: int = 200) -> str:
+def printable(data: bytes | str, limit: int = 120) -> str:
     """A server reply as one short printable line (control characters as ``?``, cut at ``limit``)."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
     text = "".join(c if c.isprintable() else "?" for c in text[: limit + 1])

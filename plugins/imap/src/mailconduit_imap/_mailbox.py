@@ -15,7 +15,15 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
-from mailconduit import FolderInfo, FolderState, MailconduitError, MessageRef, RawMail, ServerReplyError, TransportError
+from mailconduit import (
+    FolderInfo,
+    FolderState,
+    MailconduitError,
+    MessageRef,
+    RawMail,
+    ServerReplyError,
+    TransportError,
+)
 from mailconduit_imap import _uidset
 from mailconduit_imap._args import quote_mailbox
 from mailconduit_imap._client import GuardedIMAP4
