@@ -18,7 +18,7 @@ from mailconduit._replicate._batch import RunContext
 from mailconduit._replicate._lock import folder_lock
 from mailconduit._replicate._open import check_mailbox, open_mailbox, receive_settings
 from mailconduit._replicate._plan import parse_key
-from mailconduit._replicate._run import _begin, _known, new_run, resolve_account
+from mailconduit._replicate._run import begin_run, load_known, new_run, resolve_account
 from mailconduit._store import Store
 from mailconduit._store._columns import utcnow
 from mailconduit._store._models import KnownKey
@@ -84,8 +84,8 @@ def adopt(
                 return AdoptResult(already_running=True)
             ctx.uidvalidity_keys = "uidvalidity" in caps
             ctx.uidvalidity = mailbox.state(where).uidvalidity if ctx.uidvalidity_keys else None
-            _begin(ctx, write=True)
-            known = _known(ctx)
+            begin_run(ctx, write=True)
+            known = load_known(ctx)
             refs = mailbox.list_new(where, known, True, None)
             now = utcnow()
             rows = [

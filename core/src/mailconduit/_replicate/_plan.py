@@ -22,8 +22,11 @@ __all__ = [
     "Validity",
     "batches",
     "check_validity",
+    "format_key",
+    "oldest_first",
     "parse_key",
     "plan_run",
+    "run_size",
 ]
 
 BATCH_SIZE = 500

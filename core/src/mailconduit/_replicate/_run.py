@@ -38,7 +38,17 @@ from mailconduit._types import RunInfo, RunResult
 if TYPE_CHECKING:
     from mailconduit._config import Config
 
-__all__ = ["AlreadyRunning", "StepSpec", "replicate", "resolve_account", "resolve_steps", "run_once"]
+__all__ = [
+    "AlreadyRunning",
+    "StepSpec",
+    "begin_run",
+    "load_known",
+    "new_run",
+    "replicate",
+    "resolve_account",
+    "resolve_steps",
+    "run_once",
+]
 
 StepSpec = str | Action | tuple[str, object]
 """A step: a registered action's name, ``(name, settings)``, or an ``Action`` callable."""
@@ -80,7 +90,7 @@ def resolve_steps(plugins: PluginSet, steps: Sequence[StepSpec] | None) -> list[
     return out
 
 
-def _begin(ctx: RunContext, *, write: bool) -> Validity:
+def begin_run(ctx: RunContext, *, write: bool) -> Validity:
     """Compare UIDVALIDITY with the store's; on a change record one warning and the new value."""
     name, folder = ctx.account.name, ctx.folder
     with ctx.store.session(readonly=not write) as session:
@@ -115,7 +125,8 @@ def _begin(ctx: RunContext, *, write: bool) -> Validity:
     return validity
 
 
-def _known(ctx: RunContext) -> set[str]:
+def load_known(ctx: RunContext) -> set[str]:
+    """The keys of the folder, under its current UIDVALIDITY, that replication is finished with."""
     same = (
         KnownKey.uidvalidity == ctx.uidvalidity
         if ctx.uidvalidity is not None
@@ -151,7 +162,7 @@ def run_once(
             )
         ctx.uidvalidity_keys = "uidvalidity" in caps
         ctx.uidvalidity = mailbox.state(ctx.folder).uidvalidity if ctx.uidvalidity_keys else None
-        _begin(ctx, write=not dry_run)
+        begin_run(ctx, write=not dry_run)
         counts = BatchCounts()
         if not dry_run:
             ctx.transforms = ctx.plugins.hooks.message_transforms(
@@ -169,7 +180,7 @@ def run_once(
                 advance_state(
                     session, account=ctx.account.name, folder=ctx.folder, uidvalidity=ctx.uidvalidity
                 )
-        new = mailbox.list_new(ctx.folder, _known(ctx), oldest_first(ctx.receive.fetch_strategy), None)
+        new = mailbox.list_new(ctx.folder, load_known(ctx), oldest_first(ctx.receive.fetch_strategy), None)
         plan = plan_run(new, run_size(ctx.receive, limit=limit, everything=everything))
         remaining = plan.remaining
         if dry_run:
