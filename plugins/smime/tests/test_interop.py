@@ -1,4 +1,4 @@
-"""L1: mail signed or encrypted here opens with the openssl CLI, and openssl's mail opens here (RSA and EC)."""
+"""L1: mail signed or encrypted here opens with openssl, and openssl's mail opens here (RSA and EC)."""
 
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ def test_legacy_pkcs12_loads(alice: Identity, openssl: OpenSsl, tmp_path: Path) 
             "-passout", "pass:legacy-test",
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        key, cert, _ = load_pkcs12(out, Secret("legacy-test"))
+        _key, cert, _ = load_pkcs12(out, Secret("legacy-test"))
         assert cert == alice.cert
 
 

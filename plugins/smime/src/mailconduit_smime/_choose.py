@@ -72,13 +72,13 @@ def refusal(
         return f"{where} is not valid before {_when(certificate.not_before)}"
     if now > certificate.not_after:
         return f"{where} expired on {_when(certificate.not_after)}"
-    if certificate.key_usage and "keyEncipherment" not in certificate.key_usage:
-        usages = ", ".join(sorted(certificate.key_usage))
-        return f"{where} does not allow keyEncipherment (key usage: {usages})"
     cert = x509.load_der_x509_certificate(certificate.der)
     if not isinstance(cert.public_key(), rsa.RSAPublicKey):
         kind = type(cert.public_key()).__name__.removeprefix("_")
         return f"{where} has a {kind} key; encrypting to non-RSA keys (key agreement) is not supported"
+    if certificate.key_usage and "keyEncipherment" not in certificate.key_usage:
+        usages = ", ".join(sorted(certificate.key_usage))
+        return f"{where} does not allow keyEncipherment (key usage: {usages})"
     revoked = _revoked(cert, crls)
     if revoked is not None:
         return f"{where} was revoked on {_when(revoked)} (configured CRLs)"

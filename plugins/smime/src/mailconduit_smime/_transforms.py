@@ -184,7 +184,11 @@ class DecryptTransform:
 
 
 class VerifyTransform:
-    """Verifies incoming signatures against the trust anchors; records signer, validity and trust."""
+    """Verifies incoming signatures against the trust anchors; records signer, validity and trust.
+
+    ``smime.verified`` is ``yes`` only when the signature is intact and the signer chains to a
+    trust anchor; ``smime.signature`` (intact or not) and ``smime.chain`` say which part failed.
+    """
 
     direction = Direction.INCOMING
     stage = Stage.VERIFY
@@ -226,6 +230,7 @@ class VerifyTransform:
             notes["smime.signer_subject"] = found.signer.subject.rfc4514_string()
         if found.signing_time is not None:
             notes["smime.signing_time"] = found.signing_time.isoformat()
+        notes["smime.verified"] = "yes" if found.intact and found.trusted else "no"
         if not found.intact:
             return TransformResult(data=raw, annotations=notes)
         notes["smime.chain"] = "trusted" if found.trusted else "untrusted"
