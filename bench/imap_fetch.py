@@ -123,9 +123,8 @@ def main() -> None:
                 elapsed = time.perf_counter() - started
                 assert count == len(messages), (name, count)
                 timings[name] = elapsed
-                print(
-                    f"round {round_} {name:12s} {count / elapsed:8.0f} msg/s {total / elapsed / 1e6:7.1f} MB/s"
-                )
+                rate = f"{count / elapsed:8.0f} msg/s {total / elapsed / 1e6:7.1f} MB/s"
+                print(f"round {round_} {name:12s} {rate}")
             print(
                 f"round {round_} mailconduit time / raw time = {timings['mailconduit'] / timings['raw']:.2f}"
             )
