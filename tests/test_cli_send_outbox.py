@@ -14,6 +14,7 @@ from mailconduit.testing import SmtpServer
 
 CONFIG = """
 database: sqlite:///{db}
+templates: {templates}
 accounts:
   support:
     email: support@example.test
@@ -40,8 +41,10 @@ def cli_env(tmp_path: Path, ca_pem: Path, smtp_server: SmtpServer):
 
     def write(attempts: int = 1) -> Path:
         config = tmp_path / "mailconduit.yaml"
+        (tmp_path / "templates").mkdir(exist_ok=True)
         config.write_text(
             CONFIG.format(
+                templates=tmp_path / "templates",
                 db=tmp_path / "mc.db",
                 ca=ca_pem,
                 user=user.name,
@@ -142,3 +145,31 @@ def test_bad_recipient_is_a_clear_usage_error(cli_env) -> None:
     result = cli_env("send", "-a", "support", "--to", "alice@example.org)<bob@example.org>", "-s", "x")
     assert result.exit_code == 2
     assert "not a single valid e-mail address" in result.output
+
+
+def test_send_with_a_template_and_data(cli_env, smtp_server: SmtpServer, tmp_path: Path) -> None:
+    (tmp_path / "templates" / "ack.yaml").write_text(
+        "subject: 'Ticket {{ ticket.id }} received'\n"
+        "to: '{{ customer.name }} <{{ customer.email }}>'\n"
+        "text: 'Hello {{ customer.name }}, we got {{ ticket.id }}.'\n"
+        "html: '<p>Hello {{ customer.name }}: {{ ticket.title }}</p>'\n"
+    )
+    (tmp_path / "data.json").write_text(
+        json.dumps(
+            {
+                "ticket": {"id": 4711, "title": "<b>help</b>"},
+                "customer": {"name": "Jane", "email": "jane@example.test"},
+            }
+        )
+    )
+    result = cli_env(
+        "send", "-a", "support", "--template", "ack", "--data", str(tmp_path / "data.json"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["status"] == "sent"
+    received = smtp_server.wait_for_messages(1)[0]
+    parsed = email.message_from_bytes(received.data, policy=policy.default)
+    assert parsed["Subject"] == "Ticket 4711 received"
+    assert received.rcpt_tos == ("jane@example.test",)
+    assert parsed.get_body(("html",)).get_content().strip() == "<p>Hello Jane: &lt;b&gt;help&lt;/b&gt;</p>"
+    assert "Hello Jane, we got 4711." in parsed.get_body(("plain",)).get_content()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -35,6 +36,14 @@ __all__ = ["send"]
     type=click.Path(exists=True, dir_okay=False),
     help="Read the message from a JSON file instead of flags.",
 )
+@click.option("--template", "template_name", help="Render this template (store or templates: folder).")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON or YAML data for --template's placeholders.",
+)
+@click.option("--language", help="The template's language variant to use.")
 @click.option("--queue", "queue_it", is_flag=True, help="Queue it for `mailconduit outbox run` instead.")
 @click.option("--at", "at", metavar="TIME", help="Send at this time (ISO 8601 or +10m); implies --queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -54,6 +63,9 @@ def send(  # noqa: PLR0917 - one parameter per click option
     headers: tuple[str, ...],
     eml: str | None,
     json_file: str | None,
+    template_name: str | None,
+    data_file: str | None,
+    language: str | None,
     queue_it: bool,
     at: str | None,
     as_json: bool,
@@ -78,6 +90,10 @@ def send(  # noqa: PLR0917 - one parameter per click option
         raise click.ClickException(
             f"unknown account {account!r}; available: {', '.join(sorted(config.accounts)) or 'none'}"
         )
+    when = parse_when(at)
+    if template_name:
+        _send_template(ctx, account, template_name, data_file, language, queue_it, when, as_json)
+        return
     sender = Address(config.accounts[account].email, config.accounts[account].display_name)
     if eml:
         message = message_from_eml(Path(eml), sender)
@@ -99,7 +115,6 @@ def send(  # noqa: PLR0917 - one parameter per click option
         )
     if not message.recipients:
         raise click.UsageError("no recipients: give --to, --cc or --bcc (or a message file that has them)")
-    when = parse_when(at)
     store = open_cli_store(ctx)
     try:
         outbox = Outbox(store, config, ctx.plugins())
@@ -140,4 +155,47 @@ def send(  # noqa: PLR0917 - one parameter per click option
         if report.next_attempt_at:
             click.echo(f"  next attempt at {report.next_attempt_at.isoformat()} (`mailconduit outbox run`)")
     if report.status.value == "failed":
+        raise SystemExit(1)
+
+
+def _send_template(  # noqa: PLR0917
+    ctx: CliContext,
+    account: str,
+    name: str,
+    data_file: str | None,
+    language: str | None,
+    queue_it: bool,
+    when: datetime | None,
+    as_json: bool,
+) -> None:
+    """Render template ``name`` with the data file and send or queue it through the outbox."""
+    from mailconduit._cli._store_access import open_cli_store
+    from mailconduit._cli._template_cmd import find_template, load_data
+    from mailconduit._outbox import Outbox
+    from mailconduit._templates import send_template
+
+    template = find_template(ctx, name)
+    data = load_data(data_file)
+    store = open_cli_store(ctx)
+    try:
+        outbox = Outbox(store, ctx.config(), ctx.plugins())
+        outcome = send_template(
+            outbox, account, template, data, language=language, queue=True if queue_it else None, at=when
+        )
+    finally:
+        store.close()
+    report = outcome.report
+    result = {
+        "id": outcome.id,
+        "status": outcome.status.value,
+        "at": outcome.at.isoformat() if outcome.at else None,
+        "reply": report.reply if report else None,
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"{outcome.status.value}: message {outcome.id} from template {name!r}")
+        if report and report.reply:
+            click.echo(f"  server: {report.reply}")
+    if outcome.status.value == "failed":
         raise SystemExit(1)
