@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -32,7 +35,7 @@ def test_plugins_table_is_plain_text_when_piped() -> None:
 
 
 def test_broken_local_plugin_is_reported_with_name_and_error(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken = types.ModuleType("mc_test_broken_plugin")
     exec(
@@ -40,7 +43,7 @@ def test_broken_local_plugin_is_reported_with_name_and_error(
         broken.__dict__,
     )
     monkeypatch.setitem(sys.modules, "mc_test_broken_plugin", broken)
-    config = tmp_path / "mailconduit.yaml"  # type: ignore[operator]
+    config = tmp_path / "mailconduit.yaml"
     config.write_text("plugins: [mc_test_broken_plugin]\naccounts: {}\n")
     result = CliRunner().invoke(cli, ["--config", str(config), "plugins"])
     assert result.exit_code == 0, result.output
@@ -51,3 +54,32 @@ def test_broken_local_plugin_is_reported_with_name_and_error(
     failure = json.loads(verbose.output)["failures"][0]
     assert failure["plugin"] == "mc_test_broken_plugin"
     assert "Traceback" in failure["traceback"]
+
+
+def test_plugin_commands_are_listed_and_run_from_the_real_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "mc_cmd_plugin"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "plugin.py").write_text(
+        "from mailconduit import hookimpl\n"
+        "@hookimpl\n"
+        "def register_commands(register):\n"
+        "    register('hello', 'mc_cmd_plugin.cli:hello', help='Say hello from a plugin.')\n"
+    )
+    (package / "cli.py").write_text(
+        "import click\n@click.command()\ndef hello():\n"
+        "    '''Say hello.'''\n    click.echo('hello from a plugin')\n"
+    )
+    config = tmp_path / "mailconduit.yaml"
+    config.write_text("plugins: [mc_cmd_plugin.plugin]\naccounts: {}\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "MAILCONDUIT_CONFIG": str(config)}
+    listed = subprocess.run(
+        [sys.executable, "-m", "mailconduit", "--help"], env=env, capture_output=True, text=True
+    )
+    assert "Say hello from a plugin." in listed.stdout, listed.stdout + listed.stderr
+    ran = subprocess.run(
+        [sys.executable, "-m", "mailconduit", "hello"], env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0 and ran.stdout.strip() == "hello from a plugin", ran.stderr

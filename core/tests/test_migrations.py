@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "templates",
     "secrets",
     "token_cache",
+    "known_keys",
     VERSION_TABLE,
 }
 

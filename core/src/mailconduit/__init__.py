@@ -33,7 +33,7 @@ from mailconduit._errors import (
     TransportError,
     TransportTimeout,
 )
-from mailconduit._message import Address, Attachment, Message, MessageStatus, Template
+from mailconduit._message import Address, Attachment, Message, MessageStatus, SendOptions, Template
 from mailconduit._model import (
     Account,
     AfterReplication,
@@ -98,7 +98,23 @@ if TYPE_CHECKING:
     from mailconduit._config import Config, PipelineSettings, PipelineStep, load_config
     from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
     from mailconduit._outbox import DeliveryReport, Outbox, OutboxEntry, RunStats, queue, send
+    from mailconduit._replicate import AdoptResult, AlreadyRunning, adopt, replicate, watch
     from mailconduit._sanitize import render_inline_images, sanitize_html
+    from mailconduit._templates import (
+        Draft,
+        Drafts,
+        Renderer,
+        SendOutcome,
+        TemplateFolder,
+        TemplateStore,
+        export_xml,
+        export_yaml,
+        import_xml,
+        import_yaml,
+        load_template_files,
+        render_template,
+        send_template,
+    )
 
 # Imported on first use, so `import mailconduit` (and `mailconduit --help`) stays fast.
 _LAZY = {
@@ -120,6 +136,24 @@ _LAZY = {
     "RunStats": "mailconduit._outbox",
     "queue": "mailconduit._outbox",
     "send": "mailconduit._outbox",
+    "replicate": "mailconduit._replicate",
+    "adopt": "mailconduit._replicate",
+    "watch": "mailconduit._replicate",
+    "AlreadyRunning": "mailconduit._replicate",
+    "AdoptResult": "mailconduit._replicate",
+    "render_template": "mailconduit._templates",
+    "Renderer": "mailconduit._templates",
+    "TemplateStore": "mailconduit._templates",
+    "TemplateFolder": "mailconduit._templates",
+    "load_template_files": "mailconduit._templates",
+    "Drafts": "mailconduit._templates",
+    "Draft": "mailconduit._templates",
+    "send_template": "mailconduit._templates",
+    "SendOutcome": "mailconduit._templates",
+    "export_xml": "mailconduit._templates",
+    "import_xml": "mailconduit._templates",
+    "export_yaml": "mailconduit._templates",
+    "import_yaml": "mailconduit._templates",
 }
 
 
@@ -142,7 +176,9 @@ __all__ = [
     "ActionResult",
     "Address",
     "AddressError",
+    "AdoptResult",
     "AfterReplication",
+    "AlreadyRunning",
     "Attachment",
     "AuthSettings",
     "AuthenticationError",
@@ -154,6 +190,8 @@ __all__ = [
     "Credentials",
     "DeliveryReport",
     "Direction",
+    "Draft",
+    "Drafts",
     "DuplicateNameError",
     "EncryptionKeyError",
     "FetchStrategy",
@@ -197,6 +235,7 @@ __all__ = [
     "RegisterTemplateEngine",
     "RegisterTransport",
     "RenderLimitError",
+    "Renderer",
     "ReplyClass",
     "RunInfo",
     "RunResult",
@@ -204,6 +243,8 @@ __all__ = [
     "RunnerSettings",
     "Secret",
     "SecretError",
+    "SendOptions",
+    "SendOutcome",
     "SendResult",
     "SendSession",
     "SendSettings",
@@ -216,6 +257,8 @@ __all__ = [
     "Template",
     "TemplateEngine",
     "TemplateError",
+    "TemplateFolder",
+    "TemplateStore",
     "TlsError",
     "TlsMode",
     "Transform",
@@ -223,18 +266,28 @@ __all__ = [
     "TransportError",
     "TransportTimeout",
     "__version__",
+    "adopt",
     "classify_smtp_code",
     "client_tls_context",
     "compose",
+    "export_xml",
+    "export_yaml",
     "hookimpl",
+    "import_xml",
+    "import_yaml",
     "load_config",
     "load_plugins",
+    "load_template_files",
     "parse_address",
     "parse_address_list",
     "parse_message",
     "queue",
     "render_inline_images",
+    "render_template",
+    "replicate",
     "sanitize_html",
     "scan_headers",
     "send",
+    "send_template",
+    "watch",
 ]

@@ -50,8 +50,9 @@ class LazyGroup(click.Group):
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, tuple[str, str]]:
         obj = ctx.find_object(CliContext)
-        if obj is None:
-            return {}
+        if obj is None:  # click resolves the subcommand before the group's callback sets ctx.obj
+            obj = CliContext(config_path=ctx.params.get("config_path"), db_url=ctx.params.get("db_url"))
+            ctx.obj = obj
         try:
             registry = obj.plugins().registries.commands
         except Exception:  # a broken plugin set must not break --help; `mailconduit plugins` shows it
@@ -94,7 +95,10 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db_url: str | None, verbose: int) -> None:
     """mailconduit: send, replicate, template, sign and encrypt mail through your own servers."""
-    ctx.obj = CliContext(config_path=config_path, db_url=db_url, verbose=verbose)
+    if isinstance(ctx.obj, CliContext):  # made while resolving the subcommand: keep its loaded plugins
+        ctx.obj.config_path, ctx.obj.db_url, ctx.obj.verbose = config_path, db_url, verbose
+    else:
+        ctx.obj = CliContext(config_path=config_path, db_url=db_url, verbose=verbose)
 
 
 def main(argv: list[str] | None = None) -> Any:
