@@ -21,6 +21,7 @@ import pluggy
 from attrs import define, field, frozen
 
 from mailconduit import hookspecs
+from mailconduit._auth_context import AuthContext
 from mailconduit._errors import PluginLoadError, PluginMissingError
 from mailconduit._message import Address
 from mailconduit._model import Account, AuthSettings, OAuthProviderSettings, ReceiveSettings, SendSettings
@@ -201,6 +202,9 @@ class PluginSet:
     registries: Registries
     plugins: list[PluginInfo]
     failures: list[LoadFailure]
+    auth_context: AuthContext | None = None
+    """An ``AuthContext`` handed to authenticators with a ``bind`` method; set by whoever opens the store."""
+    _bound: dict[str, Authenticator] = field(factory=dict, alias="_bound")
 
     def failure_for(self, plugin: str) -> LoadFailure | None:
         """The load failure of ``plugin``, if it failed."""
@@ -233,10 +237,28 @@ class PluginSet:
         return transport
 
     def authenticator(self, name: str) -> Authenticator:
-        """Build the authenticator registered as ``name``."""
+        """Build the authenticator registered as ``name``.
+
+        When this set carries an ``auth_context`` and the authenticator has a ``bind(context)``
+        method, it is bound to the context once and the same instance is returned for ``name``
+        from then on (it may keep per-account state such as token caches in memory).
+        """
+        context = self.auth_context
+        if context is not None and name in self._bound:
+            return self._bound[name]
         factory: Any = self.registries.authenticators.get(name).factory
         authenticator: Authenticator = factory()
+        bind = getattr(authenticator, "bind", None)
+        if context is not None and callable(bind):
+            bind(context)
+            authenticator = self._bound.setdefault(name, authenticator)
         return authenticator
+
+    def attach_auth_context(self, context: AuthContext) -> None:
+        """Set ``auth_context`` unless one is set already (the first opener of the store wins)."""
+        if self.auth_context is None:
+            self.auth_context = context
+            self._bound.clear()
 
     def template_engine(self, name: str) -> TemplateEngine:
         """Build the template engine registered as ``name``."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import define, field
 
 if TYPE_CHECKING:
+    from mailconduit._auth_context import StoreAuthContext
     from mailconduit._config import Config
     from mailconduit._plugins import PluginSet
 
@@ -43,7 +44,19 @@ class CliContext:
             from mailconduit._plugins import load_plugins
 
             self._plugins = load_plugins(local=self._local_plugin_modules())
+            self._plugins.attach_auth_context(self._auth_context())
         return self._plugins
+
+    def _auth_context(self) -> StoreAuthContext:
+        """Token caches for authenticators; the store and the config are opened only when one asks."""
+        from mailconduit._auth_context import StoreAuthContext
+        from mailconduit._cli._store_access import open_cli_store, secret_key
+
+        return StoreAuthContext(
+            lambda: open_cli_store(self, create=True),
+            lambda: self.config().oauth_providers,
+            secret_key=lambda: secret_key(self),
+        )
 
     def config(self) -> Config:
         """The configuration in effect, validated against the plugins (``--db`` overrides ``database:``).

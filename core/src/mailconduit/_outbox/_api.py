@@ -79,11 +79,13 @@ class Outbox:
             raise ValueError("batch_size and mark_batch must be at least 1")
         if lease <= timedelta(0):
             raise ValueError(f"lease must be a positive duration, got {lease}")
+        from mailconduit._auth_context import StoreAuthContext
         from mailconduit._outbox._worker import Worker, WorkerSettings
 
         self.store = store
         self.config = config
         self.plugins = plugins
+        plugins.attach_auth_context(StoreAuthContext.for_config(store, config))  # token caches (entra_oauth)
         self.worker_id = worker_id or _default_worker_id()
         self._clock = clock or _utcnow
         self._owns_store = False

@@ -64,7 +64,7 @@ def adopt(
         config: the configuration ``account`` is looked up in when given by name.
         folder: the folder (default: the account's, else INBOX).
     """
-    acct = resolve_account(account, config)
+    acct = resolve_account(account, config, plugins=plugins, store=store)
     receive = receive_settings(acct)
     where = folder or receive.effective_folder
     ctx = RunContext(

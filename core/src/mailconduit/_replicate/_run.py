@@ -68,8 +68,22 @@ class AlreadyRunning(RunResult):
     reason: str
 
 
-def resolve_account(account: Account | str, config: Config | None) -> Account:
-    """The ``Account`` itself, or the one ``config`` names (LookupError lists the configured ones)."""
+def resolve_account(
+    account: Account | str,
+    config: Config | None,
+    *,
+    plugins: PluginSet | None = None,
+    store: Store | None = None,
+) -> Account:
+    """The ``Account`` itself, or the one ``config`` names (LookupError lists the configured ones).
+
+    With ``plugins`` and ``store`` it also gives the plugins an auth context over the store (the
+    token caches of OAuth authenticators), unless they have one.
+    """
+    if plugins is not None and store is not None:
+        from mailconduit._auth_context import StoreAuthContext
+
+        plugins.attach_auth_context(StoreAuthContext.for_config(store, config))
     if isinstance(account, Account):
         return account
     if config is None:
@@ -267,7 +281,7 @@ def replicate(
             move the server cannot do; a missing move target) -- raised before anything is fetched.
         TransportError: talking to the server failed; what was committed is kept.
     """
-    acct = resolve_account(account, config)
+    acct = resolve_account(account, config, plugins=plugins, store=store)
     receive = receive_settings(acct)
     where = folder or receive.effective_folder
     run = new_run(acct, where, "once", cancel)

@@ -69,7 +69,7 @@ def watch(
     Returns:
         The totals of every run (``mode`` is ``idle`` or ``polling``, as last used).
     """
-    acct = resolve_account(account, config)
+    acct = resolve_account(account, config, plugins=plugins, store=store)
     receive = receive_settings(acct)
     where = folder or receive.effective_folder
     stop = cancel or threading.Event()
