@@ -32,6 +32,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
         "mailconduit._cli._check_cmd:check",
         "Connect and log in to an account's servers; send nothing.",
     ),
+    "fetch": ("mailconduit._cli._fetch_cmd:fetch", "Replicate an account's folder into the store."),
+    "adopt": ("mailconduit._cli._adopt_cmd:adopt", "Record what a folder holds now as already seen."),
+    "folders": ("mailconduit._cli._folders_cmd:folders", "List an account's folders and special uses."),
+    "messages": ("mailconduit._cli._messages_cmd:messages", "List, show and view received messages."),
 }
 
 
