@@ -253,6 +253,8 @@ def _main(argv: list[str]) -> int:
     folder = None
     if "--folder" in argv:
         folder = argv[argv.index("--folder") + 1]
+    if "--kill-before-quit" in options:
+        _kill_between_dele_and_quit()
     account = load_account(Path(config_path).read_text(), os.environ["PW"])
     store = sqlite_store(Path(db))
     try:
@@ -271,6 +273,31 @@ def _main(argv: list[str]) -> int:
     }
     print(json.dumps({**counts, "vmhwm": peak_rss()}), flush=True)
     return 0
+
+
+def _kill_between_dele_and_quit() -> None:
+    """Make this process SIGKILL itself once the server acknowledged DELEs, before QUIT goes out."""
+    import signal
+
+    from mailconduit_pop3._client import Pop3Client
+
+    pipeline, quit_ = Pop3Client.pipeline, Pop3Client.quit
+    deleted: list[int] = []
+
+    def counting(self: Any, stage: str, lines: Any, read: Any, depth: int) -> Any:
+        for reply in pipeline(self, stage, lines, read, depth):
+            if stage == "DELE":
+                deleted.append(1)
+            yield reply
+
+    def dying_quit(self: Any) -> None:
+        if deleted:
+            print(json.dumps({"killed_after_dele": len(deleted)}), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        quit_(self)
+
+    Pop3Client.pipeline = counting  # type: ignore[method-assign]
+    Pop3Client.quit = dying_quit  # type: ignore[method-assign]
 
 
 def iter_chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
