@@ -7,7 +7,7 @@ parse runs later within a budget (PERFORMANCE.md, raw-first ingest; RELIABILITY.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from attrs import define, field
 
@@ -124,7 +124,12 @@ def parse_date(text: str | None, defects: list[str]) -> datetime | None:
     from email.utils import parsedate_to_datetime
 
     try:
-        return parsedate_to_datetime(text[:200])
+        parsed = parsedate_to_datetime(text[:200])
     except (TypeError, ValueError, IndexError, OverflowError):
         defects.append("Date header cannot be parsed")
         return None
+    if parsed.tzinfo is None:
+        # "-0000" or a zone the parser does not read ("(EDT) -0400"): RFC 5322 3.3 reads the time as UTC
+        defects.append("Date header has no usable time zone; read as UTC")
+        return parsed.replace(tzinfo=UTC)
+    return parsed
