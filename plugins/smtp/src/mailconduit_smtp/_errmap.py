@@ -71,6 +71,9 @@ def translate(exc: BaseException, where: Where, stage: str) -> TransportError:
                 "reachable and responsive, or raise send.timeout"
             )
     for link in chain:
+        if isinstance(link, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            # the peer closed the connection mid-handshake: a lost connection, worth retrying
+            return TransportError(f"{where}: connection lost during {stage} ({link}); try again later")
         if isinstance(link, ssl.SSLCertVerificationError):
             reason = link.verify_message or str(link)
             return TlsError(
