@@ -80,7 +80,7 @@ def find_enveloped(data: bytes) -> tuple[str, bytes, int] | None:
 
 
 def _check_algorithms(der: bytes, cert: x509.Certificate) -> str:
-    from asn1crypto import cms  # type: ignore[import-untyped]
+    from asn1crypto import cms
 
     try:
         info = cms.ContentInfo.load(der)

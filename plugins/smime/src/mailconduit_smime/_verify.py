@@ -132,7 +132,7 @@ def verify_message(
 def _verify_cms(
     der: bytes, content: bytes | None, anchors: Sequence[x509.Certificate], now: dt.datetime | None
 ) -> Verification:
-    from asn1crypto import cms  # type: ignore[import-untyped]
+    from asn1crypto import cms
     from cryptography import x509
 
     opaque = content is None
