@@ -24,6 +24,9 @@ Fixtures:
 * ``fault_proxy``: factory of :class:`FaultProxy` (cut by RST or FIN, blackhole, drip at byte N).
 * ``scripted_server``: factory of :class:`ScriptedServer`, a scriptable hostile
   IMAP/POP3/SMTP peer that records every line it received.
+* ``fake_entra`` (session): :class:`FakeEntra`, a local Entra ID authority over HTTPS for msal;
+  ``oauth_dovecot`` (session) and ``oauth_smtp_server``: Dovecot and aiosmtpd checking its bearer
+  tokens with Exchange Online's rules (``mailconduit._testing.entra``, ``.entra_servers``).
 * PostgreSQL lives in ``mailconduit._testing.postgres``.
 
 Helpers: :func:`free_port`, :func:`wait_until` (deadline polling instead of sleeps).
@@ -42,6 +45,13 @@ from mailconduit._testing.ca import (
     test_ca,
 )
 from mailconduit._testing.dovecot import DovecotServer, MailUser, dovecot, dovecot_user
+from mailconduit._testing.entra import EntraClient, EntraUser, FakeEntra, fake_entra, http_client
+from mailconduit._testing.entra_servers import (
+    OAuthSmtpRecorder,
+    oauth_dovecot,
+    oauth_dovecot_for,
+    oauth_smtp_server,
+)
 from mailconduit._testing.fake_server import (
     HUGE_LITERAL,
     Close,
@@ -73,12 +83,16 @@ __all__ = [
     "CertFiles",
     "Close",
     "DovecotServer",
+    "EntraClient",
+    "EntraUser",
     "Expect",
     "ExpectBytes",
+    "FakeEntra",
     "Fault",
     "FaultProxy",
     "HarnessError",
     "MailUser",
+    "OAuthSmtpRecorder",
     "Pause",
     "ProxyConnection",
     "ReceivedMail",
@@ -96,10 +110,15 @@ __all__ = [
     "client_ssl_context",
     "dovecot",
     "dovecot_user",
+    "fake_entra",
     "fault_proxy",
     "free_port",
+    "http_client",
     "issue_server_cert",
     "long_line",
+    "oauth_dovecot",
+    "oauth_dovecot_for",
+    "oauth_smtp_server",
     "scripted_server",
     "server_cert",
     "slapd",
