@@ -379,3 +379,23 @@ def test_watch_stores_mail_woken_by_idle_and_stops_on_sigterm(
         reader.join(timeout=5)
     assert proc.returncode == 0, proc.stderr.read()  # type: ignore[union-attr]
     assert lines[-1].startswith("stopped after 2 run(s): fetched 2, stored 2")
+
+
+def test_unreachable_server_exits_1_with_one_line(
+    tmp_path: Path, ca_pem: Path, dovecot_user: MailUser
+) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    config = write_config(tmp_path, ca_pem, dovecot_user, closed_port)
+    from mailconduit._cli import cli
+
+    env = {"MC_RECEIVE_PW": dovecot_user.password}
+    assert CliRunner().invoke(cli, ["--config", str(config), "db", "upgrade"], env=env).exit_code == 0
+    for args in (["fetch", "support"], ["adopt", "support"], ["folders", "support"]):
+        result = CliRunner().invoke(cli, ["--config", str(config), *args], env=env)
+        assert result.exit_code == 1, result.output
+        (line,) = result.output.strip().splitlines()
+        assert line.startswith("Error: ") and "127.0.0.1" in line and "Traceback" not in result.output
