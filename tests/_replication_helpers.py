@@ -141,10 +141,15 @@ def corpus_messages() -> list[tuple[str, bytes]]:
     return [(name, crlf(data)) for name, data in found if data.strip()]
 
 
+def served_as_seeded(data: bytes) -> bool:
+    """Whether Dovecot serves ``data`` (CRLF) back unchanged: no bare CR, no NUL (served as 0x80)."""
+    return b"\0" not in data and b"\r" not in data.replace(b"\r\n", b"")
+
+
 def mixed_messages(count: int, seed: int, *, tag: str = "k") -> list[bytes]:
     """``count`` messages: a quarter from the corpus (made unique), the rest synthetic 2-200 KB."""
     rng = random.Random(seed)
-    corpus = [data for _, data in corpus_messages() if b"\r" not in data.replace(b"\r\n", b"")]
+    corpus = [data for _, data in corpus_messages() if served_as_seeded(data)]
     out = []
     for n in range(count):
         if n % 4 == 0 and corpus:
