@@ -270,6 +270,9 @@ class ImapMailbox:
         except Exception as exc:
             self._selected = None
             self._fail(exc, f"IDLE on {folder!r}")
+        except BaseException:  # interrupted mid-IDLE (Ctrl-C): the session state is unknown, just drop it
+            self._broken = True
+            raise
 
     def close(self) -> None:
         """LOGOUT and close the socket; never raises, may be called twice."""
