@@ -106,5 +106,5 @@ def oauth_smtp_server(server_cert: CertFiles, fake_entra: FakeEntra) -> Iterator
         import aiosmtpd  # noqa: F401
     except ImportError:
         missing_server("aiosmtpd", "pip install 'mailconduit[testing]'")
-    with SmtpServer(server_cert, recorder=OAuthSmtpRecorder(fake_entra), auth_required=True) as server:
+    with SmtpServer(server_cert, recorder=OAuthSmtpRecorder(fake_entra)) as server:
         yield server
