@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -334,10 +335,8 @@ def kill_dovecot(server: DovecotServer) -> int:
     assert proc is not None
     pids = descendants(proc.pid)
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.wait(10)
     return len(pids)
 
@@ -395,7 +394,7 @@ def test_b4_dovecot_killed_mid_run_then_restarted_resumes_with_nothing_lost(
             replicate(
                 account, store=store, plugins=plugins(), progress=lambda done, _t: progress.append(done)
             )
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+        except BaseException as exc:
             failure.append(exc)
 
     try:
@@ -415,7 +414,7 @@ def test_b4_dovecot_killed_mid_run_then_restarted_resumes_with_nothing_lost(
         check_converged(store, messages)
         assert folder_count(server.imap_port, user.name, user.password) == 0
         print(
-            f"B4: killed {killed} Dovecot processes after {partial} stored; resumed and stored {result.stored}"
+            f"B4: killed {killed} Dovecot processes after {partial} stored; resumed, stored {result.stored}"
         )
     finally:
         store.close()
