@@ -67,7 +67,9 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path, bytes]:
     cert_path, key_path = tmp_path / "app.pem", tmp_path / "app.key"
     cert_path.write_bytes(pem)
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     key_path.chmod(0o600)
     return cert_path, key_path, pem
@@ -91,12 +93,16 @@ def env(
     code = fake_entra.add_client(secret=secret)
     device = fake_entra.add_client()
     cert_path, key_path, pem = _self_signed(tmp_path)
-    app = fake_entra.add_client(certificate=pem, roles=("SMTP.SendAsApp", "IMAP.AccessAsApp", "POP.AccessAsApp"))
+    app = fake_entra.add_client(
+        certificate=pem, roles=("SMTP.SendAsApp", "IMAP.AccessAsApp", "POP.AccessAsApp")
+    )
     fake_entra.grant_mailbox(svc_box.address, app=app.client_id)
     fake_entra.device_user = dev.address
     monkeypatch.setenv("MAILCONDUIT_KEY", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
     monkeypatch.setenv("ENTRA_SECRET", secret)
-    send = f"send: {{protocol: smtp, host: 127.0.0.1, port: {oauth_smtp_server.starttls_port}, tls: starttls}}"
+    send = (
+        f"send: {{protocol: smtp, host: 127.0.0.1, port: {oauth_smtp_server.starttls_port}, tls: starttls}}"
+    )
     imap = f"receive: {{protocol: imap, host: 127.0.0.1, port: {oauth_dovecot.imaps_port}, tls: tls}}"
     pop3 = f"receive: {{protocol: pop3, host: 127.0.0.1, port: {oauth_dovecot.pop3s_port}, tls: tls}}"
     provider = f"tenant: {fake_entra.tenant}\n    authority: {fake_entra.base}\n    ca_file: {ca_pem}"
@@ -156,4 +162,6 @@ accounts:
         encoding="utf-8",
     )
     clients = {"code": code.client_id, "device": device.client_id, "app": app.client_id}
-    yield Env(config, fake_entra, oauth_dovecot, oauth_smtp_server, ca_pem, alice, shared, dev, svc_box, clients)
+    yield Env(
+        config, fake_entra, oauth_dovecot, oauth_smtp_server, ca_pem, alice, shared, dev, svc_box, clients
+    )

@@ -1,4 +1,4 @@
-"""The three flows through msal against the fake Entra, then SMTP, IMAP and POP3 servers that check the tokens."""
+"""The three flows through msal against the fake Entra, then SMTP, IMAP and POP3 servers checking tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mailconduit.testing import MailUser
 
 from .conftest import Env
 
-RAW = b"From: a@example.test\r\nTo: b@example.test\r\nSubject: %s\r\nMessage-ID: <%s@example.test>\r\n\r\nbody\r\n"
+RAW = b"From: a@example.test\r\nSubject: %s\r\nMessage-ID: <%s@example.test>\r\n\r\nbody\r\n"
 
 
 def _seed(env: Env, user: MailUser, *subjects: str) -> None:
@@ -25,7 +25,11 @@ def _login_in_browser(env: Env, monkeypatch: pytest.MonkeyPatch, account: str, u
     pages: list[str] = []
 
     def browser(url: str) -> bool:
-        pages.append(env.idp.browse(url, str(env.ca), login=user.address, password=env.idp.users[user.address].password))
+        pages.append(
+            env.idp.browse(
+                url, str(env.ca), login=user.address, password=env.idp.users[user.address].password
+            )
+        )
         return True
 
     monkeypatch.setattr(webbrowser, "open", browser)

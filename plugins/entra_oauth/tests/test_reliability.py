@@ -1,0 +1,144 @@
+"""RELIABILITY.md M1 (invalid_grant, throttling, expiry), M2 (single-flight), H1 (token endpoint TLS)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailconduit import Credentials, TlsError, TransportError, replicate
+from mailconduit.testing import FakeEntra, issue_server_cert, wait_until
+
+from .conftest import Env
+from .test_flows import _login_in_browser, _seed
+
+MSAL_MARGIN = timedelta(seconds=300)  # msal treats a token with less left as expired
+
+
+def _short_lived_sign_in(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign alice in with a token msal considers expired a second later."""
+    monkeypatch.setattr(env.idp, "access_token_lifetime", 301)
+    _login_in_browser(env, monkeypatch, "alice", env.alice)
+    monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)
+
+
+def _until_msal_calls_it_expired(credentials: Credentials) -> None:
+    assert credentials.expires_at is not None
+    due = credentials.expires_at - MSAL_MARGIN + timedelta(seconds=1)
+    wait_until(lambda: datetime.now(UTC) >= due, "the token to be due for refresh", timeout=10)
+
+
+def test_an_expired_token_is_refreshed_and_nothing_is_missed(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _short_lived_sign_in(env, monkeypatch)
+    _seed(env, env.alice, "m1-before")
+    with env.outbox() as outbox:
+        first = outbox.plugins.authenticator("entra_oauth").credentials(
+            outbox.config.accounts["alice"], "imap"
+        )
+        assert (
+            replicate("alice", store=outbox.store, plugins=outbox.plugins, config=outbox.config).stored == 1
+        )
+        _until_msal_calls_it_expired(first)
+        env.idp.revoke_access_tokens()  # the server now refuses the old token, as Exchange does once it lapsed
+        _seed(env, env.alice, "m1-after")
+        refreshes = env.idp.token_requests(env.clients["code"], "refresh_token")
+        renewed = first.refresh()  # what a long session's transport calls when expires_within says so
+        assert renewed.secret.reveal() != first.secret.reveal()
+        assert env.idp.token_requests(env.clients["code"], "refresh_token") == refreshes + 1
+        assert (
+            replicate("alice", store=outbox.store, plugins=outbox.plugins, config=outbox.config).stored == 1
+        )
+
+
+def test_eight_concurrent_users_cause_one_token_request(env: Env) -> None:
+    barrier = threading.Barrier(8)
+    tokens: list[str] = []
+    with env.outbox() as outbox:
+        account = outbox.config.accounts["svc"]
+
+        def worker() -> None:
+            barrier.wait()
+            authenticator = outbox.plugins.authenticator("entra_oauth")
+            tokens.append(authenticator.credentials(account, "imap").secret.reveal())
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert len(tokens) == 8 and len(set(tokens)) == 1
+    assert env.idp.token_requests(env.clients["app"]) == 1
+
+
+def test_invalid_grant_marks_the_account_and_stops_token_requests(
+    env: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _short_lived_sign_in(env, monkeypatch)
+    with env.outbox() as outbox:
+        account = outbox.config.accounts["alice"]
+        authenticator = outbox.plugins.authenticator("entra_oauth")
+        first = authenticator.credentials(account, "imap")
+        env.idp.revoke_refresh_tokens(env.alice.address)
+        _until_msal_calls_it_expired(first)
+        with pytest.raises(TransportError, match="invalid_grant") as refused:
+            authenticator.credentials(account, "imap")
+        assert not refused.value.temporary
+        requests = env.idp.token_requests(env.clients["code"])
+        for _ in range(3):
+            with pytest.raises(TransportError, match="needs a new sign-in"):
+                authenticator.credentials(account, "smtp")
+        assert env.idp.token_requests(env.clients["code"]) == requests  # no further token request
+    assert any("needs a new sign-in" in r.getMessage() for r in caplog.records)
+    (row,) = json.loads(env.cli("auth", "status", "alice", "--json").output)
+    assert "invalid_grant" in row["needs_reauth"] and "AADSTS700082" in row["needs_reauth"]
+    _login_in_browser(env, monkeypatch, "alice", env.alice)  # a new sign-in clears the mark
+    (row,) = json.loads(env.cli("auth", "status", "alice", "--json").output)
+    assert row["needs_reauth"] is None
+
+
+def test_throttling_backs_off_without_requests(env: Env) -> None:
+    env.idp.inject(429, "temporarily_unavailable", 50196, retry_after=120, client_id=env.clients["app"])
+    with env.outbox() as outbox:
+        account = outbox.config.accounts["svc"]
+        authenticator = outbox.plugins.authenticator("entra_oauth")
+        for _ in range(3):
+            with pytest.raises(TransportError, match=r"HTTP 429|asked to wait") as throttled:
+                authenticator.credentials(account, "imap")
+            assert throttled.value.temporary
+    assert env.idp.token_requests(env.clients["app"]) == 1
+
+
+@pytest.mark.parametrize("problem", ["wrong_ca", "wrong_host"])
+def test_token_endpoint_tls_is_verified(
+    env: Env, problem: str, test_ca: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = env.config.read_text()
+    if problem == "wrong_ca":
+        import trustme
+
+        other = tmp_path / "other-ca.pem"
+        trustme.CA().cert_pem.write_to_path(str(other))
+        # the app provider is the last one before accounts:
+        env.config.write_text(
+            config.replace(f"    ca_file: {env.ca}\naccounts", f"    ca_file: {other}\naccounts")
+        )
+        with env.outbox() as outbox, pytest.raises(TlsError):
+            outbox.plugins.authenticator("entra_oauth").credentials(outbox.config.accounts["svc"], "imap")
+        return
+    wrong = issue_server_cert(test_ca, tmp_path / "wrong", "wrong_host")
+    with FakeEntra(wrong) as impostor:
+        client = impostor.add_client(secret="x")
+        env.config.write_text(
+            config.replace(env.idp.base, impostor.base)
+            .replace(env.idp.tenant, impostor.tenant)
+            .replace(env.clients["app"], client.client_id)
+        )
+        with env.outbox() as outbox, pytest.raises(TlsError):
+            outbox.plugins.authenticator("entra_oauth").credentials(outbox.config.accounts["svc"], "imap")
+        assert impostor.token_requests() == 0
