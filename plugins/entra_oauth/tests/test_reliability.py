@@ -45,7 +45,7 @@ def test_an_expired_token_is_refreshed_and_nothing_is_missed(
             replicate("alice", store=outbox.store, plugins=outbox.plugins, config=outbox.config).stored == 1
         )
         _until_msal_calls_it_expired(first)
-        env.idp.revoke_access_tokens()  # the server now refuses the old token, as Exchange does once it lapsed
+        env.idp.revoke_access_tokens()  # the server refuses the old token now, as Exchange does after expiry
         _seed(env, env.alice, "m1-after")
         refreshes = env.idp.token_requests(env.clients["code"], "refresh_token")
         renewed = first.refresh()  # what a long session's transport calls when expires_within says so
