@@ -27,6 +27,7 @@ import pytest
 from mailconduit import Address, Message, MessageStatus, load_plugins
 from mailconduit._config import load_config
 from mailconduit._outbox import Outbox
+from mailconduit._outbox._worker import DEFAULT_MARK_BATCH
 from mailconduit._store import Store, open_store
 from mailconduit._store._repo_log import list_log
 from mailconduit._store._repo_messages import raw_bytes
@@ -386,8 +387,8 @@ def test_c3_sigkill_mid_drain_on_sqlite_loses_nothing(tmp_path: Path, smtp_serve
     assert len(smtp_server.messages) < 300, "the first worker finished before it was killed"
     second = start_worker(script, config, "second")
     finish(second)
-    # bound: kills x sessions x messages per mark commit (1)
-    check_delivery(database, expected, smtp_server, bound=1 * sessions * 1, victim="first")
+    # bound: kills x sessions x outcomes a session may have not yet durable (mark_batch)
+    check_delivery(database, expected, smtp_server, bound=1 * sessions * DEFAULT_MARK_BATCH, victim="first")
 
 
 def test_two_workers_on_postgresql_drain_2000_exactly_once_and_survive_a_sigkill(
@@ -404,7 +405,9 @@ def test_two_workers_on_postgresql_drain_2000_exactly_once_and_survive_a_sigkill
     victim.wait()
     assert len(smtp_server.messages) < 2000, "the workers finished before the kill"
     finish(survivor)
-    duplicates = check_delivery(postgres_url, expected, smtp_server, bound=1 * sessions * 1, victim="victim")
+    duplicates = check_delivery(
+        postgres_url, expected, smtp_server, bound=1 * sessions * DEFAULT_MARK_BATCH, victim="victim"
+    )
     senders = Counter(m.mail_from for m in smtp_server.messages)
     assert sum(senders.values()) == 2000 + duplicates
 

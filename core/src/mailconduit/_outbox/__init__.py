@@ -3,7 +3,8 @@
 ``Outbox`` is the API (``queue``, ``send_now``, ``run``, ``list``, ``retry``); ``send`` and
 ``queue`` are the one-call forms. The pieces: ``_compose_for_send`` (bytes and envelope fixed at
 enqueue), ``_repo`` (rows and outcomes), ``_claim`` (leased claims, SKIP LOCKED on PostgreSQL),
-``_ratelimit``, ``_attempt`` (one attempt and its classification), ``_worker`` (the drain loop).
+``_ratelimit``, ``_attempt`` (one attempt and its classification), ``_record`` (set-based writes of
+a batch of outcomes), ``_recorder`` (the group-commit thread), ``_worker`` (the drain loop).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One attempt at one message over a reused session, its classification, and writing its outcome.
+"""One attempt at one message over a reused session, and its classification (``_record`` writes it).
 
 Classification (DESIGN.md, Semantics; RELIABILITY.md C1-C3):
 
@@ -20,23 +20,18 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from mailconduit._errors import MessageError, ServerReplyError, TransportError
 from mailconduit._model import Account, SendSettings
-from mailconduit._outbox import _repo
 from mailconduit._outbox._claim import Claimed
 from mailconduit._outbox._report import Outcome
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import SendSession
 from mailconduit._retry import decide_retry
-from mailconduit._store._models import LogLevel
-from mailconduit._store._repo_log import add_log
-from mailconduit._store._store import Store
 
-__all__ = ["SessionSlot", "attempt", "record"]
+__all__ = ["SessionSlot", "attempt", "decide"]
 
 log = logging.getLogger("mailconduit.outbox")
 
@@ -161,53 +156,3 @@ def decide(
             kind="retry", code=code, reply=reply, ambiguous=ambiguous, next_attempt_at=now + decision.delay
         )
     return Outcome(kind="failed", code=code, reply=reply, ambiguous=ambiguous, note=decision.reason)
-
-
-def record(
-    store: Store, account: Account, done: Sequence[tuple[Claimed, Outcome]], *, now: datetime
-) -> list[bool]:
-    """Write the outcomes of ``done`` and one email-log line each, in one transaction.
-
-    Returns, per message, whether its row changed (False: it was no longer ``sending``, because
-    another worker took over an expired claim and recorded it first).
-    """
-    settings = account.send
-    assert settings is not None
-    changed = []
-    with store.session() as session:
-        for item, outcome in done:
-            number = f"attempt {item.attempts + 1} of {settings.max_attempts}"
-            who = item.message_id or f"message {item.id}"
-            uncertain = (
-                " (connection lost after the data was sent: it may have arrived)" if outcome.ambiguous else ""
-            )
-            if outcome.kind == "sent":
-                notes = _repo.annotations_of(session, item.id)
-                ok = _repo.mark_sent(session, item.id, now=now, refused=outcome.refused, annotations=notes)
-                text = f"{who}: {number}: sent: {outcome.reply}"
-                if outcome.refused:
-                    text += "; refused: " + "; ".join(f"{a}: {r}" for a, r in outcome.refused.items())
-                level = LogLevel.WARNING if outcome.refused else LogLevel.INFO
-                if not ok:
-                    text += " (already marked sent or changed by another worker: a duplicate)"
-                    level = LogLevel.WARNING
-            elif outcome.kind == "retry":
-                assert outcome.next_attempt_at is not None
-                ok = _repo.mark_retry(
-                    session, item.id, now=now, next_attempt_at=outcome.next_attempt_at, error=outcome.reply
-                )
-                text = (
-                    f"{who}: {number}: temporary failure: {outcome.reply}{uncertain}; "
-                    f"next attempt at {outcome.next_attempt_at.isoformat()}"
-                )
-                level = LogLevel.WARNING
-            else:
-                notes = _repo.annotations_of(session, item.id)
-                if outcome.ambiguous:
-                    notes["ambiguous"] = True
-                ok = _repo.mark_failed(session, item.id, now=now, error=outcome.reply, annotations=notes)
-                text = f"{who}: {number}: failed ({outcome.note}): {outcome.reply}{uncertain}"
-                level = LogLevel.ERROR
-            add_log(session, level, text, account=account.name, message_id=item.id, time=now)
-            changed.append(ok)
-    return changed

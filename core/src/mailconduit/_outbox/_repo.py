@@ -1,15 +1,15 @@
-"""The outbox's rows in the store: enqueue, record each attempt's outcome, list, re-queue.
+"""The outbox's rows in the store: enqueue, release unattempted claims, list, re-queue.
 
 A queued message is a ``messages`` row (direction ``outgoing``) plus its bytes in ``message_raw``.
 Its life: ``queued`` -> ``sending`` (claimed by a worker, with a lease) -> ``sent`` or ``failed``,
-or back to ``queued`` with ``next_attempt_at`` after a temporary failure. Every outcome is written
-in the same transaction as the email-log line that records it. Per-recipient refusals go into the
-row's ``annotations`` under ``refused`` (address -> server reply).
+or back to ``queued`` with ``next_attempt_at`` after a temporary failure. Outcomes are written by
+``_record`` (set-based, with the email-log line of each attempt in the same transaction);
+per-recipient refusals go into the row's ``annotations`` under ``refused`` (address -> reply).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,16 +24,12 @@ from mailconduit._store._repo_log import add_log
 
 __all__ = [
     "OutboxEntry",
-    "annotations_of",
     "count_by_status",
     "due_accounts",
     "due_filter",
     "enqueue",
     "entry",
     "list_outbox",
-    "mark_failed",
-    "mark_retry",
-    "mark_sent",
     "release",
     "requeue_failed",
 ]
@@ -108,74 +104,6 @@ def due_accounts(session: Session, now: datetime) -> list[str]:
     return sorted(session.scalars(select(MessageRow.account).where(due_filter(now)).distinct()))
 
 
-def _outcome(
-    session: Session, message_id: int, values: dict[str, Any], *, require_sending: bool = True
-) -> bool:
-    query = update(MessageRow).where(MessageRow.id == message_id)
-    if require_sending:
-        query = query.where(MessageRow.status == MessageStatus.SENDING)
-    values = {**values, "attempts": MessageRow.attempts + 1, "claimed_by": None, "lease_until": None}
-    result: Any = session.execute(query.values(**values).execution_options(synchronize_session=False))
-    return bool(result.rowcount)
-
-
-def mark_sent(
-    session: Session,
-    message_id: int,
-    *,
-    now: datetime,
-    refused: Mapping[str, str],
-    annotations: dict[str, Any],
-) -> bool:
-    """Mark a claimed message sent; False when it was not ``sending`` any more (already marked)."""
-    merged = {**annotations, "refused": dict(refused)} if refused else annotations
-    return _outcome(
-        session,
-        message_id,
-        {
-            "status": MessageStatus.SENT,
-            "sent_at": now,
-            "next_attempt_at": None,
-            "last_error": None,
-            "annotations": merged,
-            "updated_at": now,
-        },
-    )
-
-
-def mark_retry(
-    session: Session, message_id: int, *, now: datetime, next_attempt_at: datetime, error: str
-) -> bool:
-    """Put a claimed message back in the queue after a temporary failure, due at ``next_attempt_at``."""
-    return _outcome(
-        session,
-        message_id,
-        {
-            "status": MessageStatus.QUEUED,
-            "next_attempt_at": next_attempt_at,
-            "last_error": error,
-            "updated_at": now,
-        },
-    )
-
-
-def mark_failed(
-    session: Session, message_id: int, *, now: datetime, error: str, annotations: dict[str, Any]
-) -> bool:
-    """Mark a claimed message failed for good with ``error`` (the server's reply or the cause)."""
-    return _outcome(
-        session,
-        message_id,
-        {
-            "status": MessageStatus.FAILED,
-            "next_attempt_at": None,
-            "last_error": error,
-            "annotations": annotations,
-            "updated_at": now,
-        },
-    )
-
-
 def release(session: Session, message_ids: Sequence[int], worker_id: str) -> int:
     """Return claimed, unattempted messages to the queue as they were (a stopping worker)."""
     if not message_ids:
@@ -199,12 +127,6 @@ def entry(session: Session, message_id: int) -> OutboxEntry | None:
     if row is None or row.direction != Direction.OUTGOING:
         return None
     return _entry(row)
-
-
-def annotations_of(session: Session, message_id: int) -> dict[str, Any]:
-    """The annotations of message ``message_id`` (empty when it has none)."""
-    value = session.scalars(select(MessageRow.annotations).where(MessageRow.id == message_id)).first()
-    return dict(value or {})
 
 
 def list_outbox(

@@ -1,17 +1,22 @@
-"""The drain loop: claim small groups, send them over reused sessions, record each outcome at once.
+"""The drain loop: claim groups, send them over reused sessions, hand outcomes to one group commit.
 
 Per account up to ``send.max_sessions`` session threads run at a time in this process; each holds
-one session, claims a group of at most ``batch_size`` due messages of its account, sends them one
-by one over that session (after the rate limiter admits each), and writes outcomes in commits of
-``mark_batch`` messages (default 1) right after the server's reply. Claims are leased and renewed
-while a group is being worked on; a stopping worker puts what it has not attempted back.
+one session, claims a group of at most ``batch_size`` (default 100) due messages of its account and
+sends them one by one over that session (after the rate limiter admits each). Each outcome goes to
+the worker's one :class:`~mailconduit._outbox._recorder.Recorder`, which writes everything waiting
+from all session threads in one transaction (group commit) with a few set-based statements. Before
+each send a session thread waits until fewer than ``mark_batch`` (default 4) of its outcomes are
+not yet durable. Claims are leased and renewed while a group is being worked on; a stopping worker
+puts what it has not attempted back, and a group ends only when all its outcomes are durable.
 
 Duplicate bound (RELIABILITY.md C3): a message is sent again only when a worker stopped between
 the server's 250 and the commit that marks it sent, or a connection was lost after the final dot
-before the reply (counted as *ambiguous*). A killed worker loses at most ``mark_batch`` unmarked
-messages per open session, so one kill duplicates at most ``mark_batch * max_sessions`` messages per
-account it was sending for (with the defaults: ``max_sessions``). Nothing is lost: an unmarked
-claim expires after the lease and another worker sends it.
+before the reply (counted as *ambiguous*). At any moment a session has at most ``mark_batch``
+messages the server accepted that are not yet marked sent (the one just sent included), so one
+kill duplicates at most ``mark_batch * max_sessions`` messages per account the worker was sending
+for (with the defaults, 4 per session: 4 x ``max_sessions``). ``mark_batch=1`` gives the smallest
+window (one message per session) at the price of a commit wait per message. Nothing is lost: an
+unmarked claim expires after the lease and another worker sends it.
 """
 
 from __future__ import annotations
@@ -26,14 +31,21 @@ from attrs import define, field
 
 from mailconduit._model import Account
 from mailconduit._outbox import _repo
-from mailconduit._outbox._attempt import SessionSlot, attempt, decide, record
+from mailconduit._outbox._attempt import SessionSlot, attempt, decide
 from mailconduit._outbox._claim import Claimed, claim, renew
 from mailconduit._outbox._ratelimit import RateLimiter
+from mailconduit._outbox._record import Done
+from mailconduit._outbox._recorder import Recorder
 from mailconduit._outbox._report import Outcome, StatsCollector
 from mailconduit._plugins import PluginSet
 from mailconduit._store._store import Store
 
-__all__ = ["Worker", "WorkerSettings"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MARK_BATCH", "Worker", "WorkerSettings"]
+
+DEFAULT_BATCH_SIZE = 100
+"""Messages a session thread claims at a time."""
+DEFAULT_MARK_BATCH = 4
+"""Outcomes a session may have not yet durable; one kill duplicates at most this many per session."""
 
 log = logging.getLogger("mailconduit.outbox")
 
@@ -45,14 +57,14 @@ class WorkerSettings:
     Attributes:
         lease: how long a claim holds without renewal (renewed at half-time while sending).
         batch_size: messages a session thread claims at a time.
-        mark_batch: outcomes per commit; the duplicate window of a crash is this many messages
-            per session.
+        mark_batch: how many of a session's outcomes may be not yet durable when it sends the
+            next message; the duplicate window of a crash is this many messages per session.
         poll_interval: how often a long-running worker looks for due messages.
     """
 
     lease: timedelta = timedelta(minutes=5)
-    batch_size: int = field(default=10)
-    mark_batch: int = field(default=1)
+    batch_size: int = field(default=DEFAULT_BATCH_SIZE)
+    mark_batch: int = field(default=DEFAULT_MARK_BATCH)
     poll_interval: timedelta = timedelta(seconds=5)
 
 
@@ -83,6 +95,7 @@ class Worker:
         self.settings = settings
         self._limiters: dict[str, RateLimiter] = {}
         self._limiters_lock = threading.Lock()
+        self.recorder = Recorder(store, worker_id=worker_id, clock=clock)
 
     def limiter(self, account: Account) -> RateLimiter | None:
         """The rate limiter of ``account`` in this worker (None when it has no limit)."""
@@ -105,7 +118,7 @@ class Worker:
     def send_group(
         self, slot: SessionSlot, group: Sequence[Claimed], stop: threading.Event, stats: StatsCollector
     ) -> list[tuple[Claimed, Outcome]]:
-        """Send ``group`` over ``slot``; record every outcome; return them in order.
+        """Send ``group`` over ``slot``; return every outcome, in order, once all are durable.
 
         Messages not attempted because ``stop`` was set go back to the queue unchanged.
         """
@@ -114,11 +127,11 @@ class Worker:
         limiter = self.limiter(account)
         lease = self.settings.lease
         lease_until = self.clock() + lease
-        pending: list[tuple[Claimed, Outcome]] = []
-        done: list[tuple[Claimed, Outcome]] = []
+        lane = self.recorder.lane(stats)
         attempted = 0
         try:
             for index, item in enumerate(group):
+                lane.wait_below(self.settings.mark_batch)
                 if stop.is_set() or not self._admit(limiter, stop):
                     break
                 now = self.clock()
@@ -131,19 +144,27 @@ class Worker:
                     stats.add(reclaimed=1)
                 result = attempt(slot, item)
                 attempted = index + 1
+                at = self.clock()
                 with self.rng_lock:
-                    outcome = decide(account.send, item, result, self.clock(), self.rng)
-                pending.append((item, outcome))
-                if len(pending) >= self.settings.mark_batch:
-                    self._flush(account, pending, done, stats)
+                    outcome = decide(account.send, item, result, at, self.rng)
+                lane.hand(
+                    Done(
+                        account=account.name,
+                        max_attempts=account.send.max_attempts,
+                        item=item,
+                        outcome=outcome,
+                        at=at,
+                    )
+                )
         finally:
-            if pending:
-                self._flush(account, pending, done, stats)
-            rest = [i.id for i in group[attempted:]]
-            if rest:
-                with self.store.session() as session:
-                    _repo.release(session, rest, self.worker_id)
-        return done
+            try:
+                rest = [i.id for i in group[attempted:]]
+                if rest:
+                    with self.store.session() as session:
+                        _repo.release(session, rest, self.worker_id)
+            finally:
+                lane.close()
+        return lane.written
 
     def _admit(self, limiter: RateLimiter | None, stop: threading.Event) -> bool:
         if limiter is None:
@@ -154,23 +175,6 @@ class Worker:
                 return True
             self.sleep(wait, stop)
         return False
-
-    def _flush(
-        self,
-        account: Account,
-        pending: list[tuple[Claimed, Outcome]],
-        done: list[tuple[Claimed, Outcome]],
-        stats: StatsCollector,
-    ) -> None:
-        batch = list(pending)
-        pending.clear()
-        record(self.store, account, batch, now=self.clock())
-        done.extend(batch)
-        counts = {"sent": 0, "retried": 0, "failed": 0, "ambiguous": 0}
-        for _item, outcome in batch:
-            counts[{"sent": "sent", "retry": "retried", "failed": "failed"}[outcome.kind]] += 1
-            counts["ambiguous"] += int(outcome.ambiguous)
-        stats.add(**counts)
 
     # ------------------------------------------------------------------ session threads
     def session_loop(self, account: Account, stop: threading.Event, stats: StatsCollector) -> None:
