@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,18 @@ __all__ = ["watch"]
 
 log = logging.getLogger("mailconduit.replicate")
 
+CANCEL_CHECK = 5.0
+"""Longest single IDLE wait: ``cancel`` is looked at (and IDLE re-issued) at least this often."""
+
+
+def _idle(mailbox: Mailbox, folder: str, refresh: float, stop: threading.Event) -> None:
+    """IDLE until new mail, ``refresh`` seconds, or ``stop``; the wait is cut into ``CANCEL_CHECK`` slices."""
+    deadline = time.monotonic() + refresh
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0 or mailbox.wait(folder, min(left, CANCEL_CHECK)):
+            return
+
 
 def watch(
     account: Account | str,
@@ -49,7 +62,8 @@ def watch(
     """Replicate ``account``'s folder whenever new mail may have arrived, until ``cancel`` is set.
 
     Each run is a full ``replicate`` run over the open connection. Between runs it waits with
-    IDLE (re-issued every ``idle_refresh``) where the mailbox has the ``idle`` capability, else
+    IDLE (a resync run at least every ``idle_refresh``; the IDLE command itself is re-issued every
+    ``CANCEL_CHECK`` seconds so that ``cancel`` ends a quiet wait) where the mailbox has ``idle``, else
     sleeps ``poll_every``. Temporary transport errors reconnect after ``reconnect_backoff``;
     permanent ones (authentication, TLS, configuration) are raised. The schedule grows with every
     drop until a connection lasts through a whole wait.
@@ -112,7 +126,7 @@ def watch(
                 if stop.is_set() or result.remaining:
                     continue
                 if mode == "idle":
-                    mailbox.wait(where, receive.idle_refresh.total_seconds())
+                    _idle(mailbox, where, receive.idle_refresh.total_seconds(), stop)
                 else:
                     pause(receive.poll_every.total_seconds())
                 failures = 0  # the connection lasted a whole wait: the next drop starts the schedule afresh
