@@ -14,12 +14,14 @@ one JSON line: the run's counts and the process's peak RSS (``VmHWM``, bytes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import json
 import os
 import random
 import re
+import signal
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -33,6 +35,9 @@ from mailconduit import Account, load_config, load_plugins
 from mailconduit._replicate import replicate
 from mailconduit._store import Store, open_store
 from mailconduit._store._models import EmailLog, LogLevel, MessageRaw, MessageRow
+from mailconduit._testing._procs import spawn, wait_until
+from mailconduit._testing.dovecot import DOVECOT_BINARY
+from mailconduit.testing import DovecotServer, MailUser
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 ACCOUNT = "acct"
@@ -244,6 +249,51 @@ def peak_rss() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def kill_dovecot(server: DovecotServer) -> int:
+    """SIGKILL the private instance's master and every child process; return how many died."""
+    proc = server._proc
+    assert proc is not None
+    pids = descendants(proc.pid)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(10)
+    return len(pids)
+
+
+def restart_dovecot(server: DovecotServer, user: MailUser) -> None:
+    """Start the same instance again (same dir, config, ports, mail) and wait until LOGIN works."""
+    account = server._account
+    assert account is not None
+    log = server.dir / "log" / "stdout.log"
+    server._proc = spawn([DOVECOT_BINARY, "-F", "-c", server.dir / "dovecot.conf"], account, log)
+
+    def ready() -> bool:
+        folder_count(server.imap_port, user.name, user.password)
+        return True
+
+    wait_until(ready, "restarted dovecot", retry_on=(OSError, Exception), timeout=20)
 
 
 def child_env(password: str) -> dict[str, str]:

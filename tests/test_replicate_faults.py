@@ -16,10 +16,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import threading
 import time
 from collections import Counter
@@ -33,15 +30,16 @@ import pytest
 from mailconduit import MailconduitError, TransportError, TransportTimeout
 from mailconduit._replicate import replicate
 from mailconduit._store import Store
-from mailconduit._testing._procs import spawn, wait_until
-from mailconduit._testing.dovecot import DOVECOT_BINARY
+from mailconduit._testing._procs import wait_until
 from mailconduit.testing import DovecotServer, Fault, FaultProxy, MailUser
 from tests._replication_helpers import (
     account_yaml,
     check_converged,
     folder_count,
+    kill_dovecot,
     load_account,
     plugins,
+    restart_dovecot,
     sqlite_store,
     stored_rows,
     synthetic,
@@ -310,51 +308,6 @@ def test_b3_drip_completes_or_times_out_never_hangs_rss_flat(
 
 
 # ------------------------------------------------------------------------------------------- B4
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def kill_dovecot(server: DovecotServer) -> int:
-    """SIGKILL the private instance's master and every child process; return how many died."""
-    proc = server._proc
-    assert proc is not None
-    pids = descendants(proc.pid)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    proc.wait(10)
-    return len(pids)
-
-
-def restart_dovecot(server: DovecotServer, user: MailUser) -> None:
-    """Start the same instance again (same dir, config, ports, mail) and wait until LOGIN works."""
-    account = server._account
-    assert account is not None
-    log = server.dir / "log" / "stdout.log"
-    server._proc = spawn([DOVECOT_BINARY, "-F", "-c", server.dir / "dovecot.conf"], account, log)
-
-    def ready() -> bool:
-        folder_count(server.imap_port, user.name, user.password)
-        return True
-
-    wait_until(ready, "restarted dovecot", retry_on=(OSError, Exception), timeout=20)
-
-
 @pytest.fixture
 def private_dovecot(test_ca: Any) -> Iterator[DovecotServer]:
     """A second Dovecot of this test alone (it gets killed)."""
