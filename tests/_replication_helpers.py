@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -35,9 +35,9 @@ from mailconduit import Account, load_config, load_plugins
 from mailconduit._replicate import replicate
 from mailconduit._store import Store, open_store
 from mailconduit._store._models import EmailLog, LogLevel, MessageRaw, MessageRow
-from mailconduit._testing._procs import spawn, wait_until
-from mailconduit._testing.dovecot import DOVECOT_BINARY
-from mailconduit.testing import DovecotServer, MailUser
+
+if TYPE_CHECKING:
+    from mailconduit.testing import DovecotServer, MailUser
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 ACCOUNT = "acct"
@@ -284,6 +284,9 @@ def kill_dovecot(server: DovecotServer) -> int:
 
 def restart_dovecot(server: DovecotServer, user: MailUser) -> None:
     """Start the same instance again (same dir, config, ports, mail) and wait until LOGIN works."""
+    from mailconduit._testing._procs import spawn, wait_until  # not in the replicating child
+    from mailconduit._testing.dovecot import DOVECOT_BINARY
+
     account = server._account
     assert account is not None
     log = server.dir / "log" / "stdout.log"
@@ -312,6 +315,7 @@ def _main(argv: list[str]) -> int:
         _kill_between_dele_and_quit()
     account = load_account(Path(config_path).read_text(), os.environ["PW"])
     store = sqlite_store(Path(db))
+    ready = peak_rss()
     try:
         result = replicate(
             account,
@@ -326,7 +330,7 @@ def _main(argv: list[str]) -> int:
         k: getattr(result, k)
         for k in ("fetched", "stored", "known", "failed", "moved", "deleted", "remaining")
     }
-    print(json.dumps({**counts, "vmhwm": peak_rss()}), flush=True)
+    print(json.dumps({**counts, "vmhwm_ready": ready, "vmhwm": peak_rss()}), flush=True)
     return 0
 
 

@@ -10,7 +10,10 @@ and a missing move target fails before any message is fetched.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,11 @@ from mailconduit import ActionResult, ConfigError, MailconduitError
 from mailconduit._replicate import replicate
 from mailconduit._store import Store
 from mailconduit.testing import DovecotServer, MailUser
+from tests import _replication_helpers as helpers
 from tests._replication_helpers import (
     account_yaml,
     check_converged,
+    child_env,
     corpus_messages,
     imap_client,
     load_account,
@@ -31,6 +36,7 @@ from tests._replication_helpers import (
     served_as_seeded,
     sha,
     sqlite_store,
+    stored_raw_hashes,
     stored_rows,
     synthetic,
     warnings,
@@ -261,3 +267,99 @@ def test_wrong_password_is_an_error_naming_the_account(
         replicate(account, store=store, plugins=plugins())
     assert dovecot_user.password not in str(caught.value)
     assert re.search(r"acct|" + re.escape(dovecot_user.name), str(caught.value))
+
+
+# ------------------------------------------------------------------------------------------- D1, D6
+CPYTHON_DEFECT_MESSAGES = {f"msg_{n}" for n in (15, 17, 19, 25, 31, 35, 38, 39, 41, 42, 47)}
+
+
+@pytest.mark.timeout(300)
+def test_d1_the_whole_corpus_replicates_byte_exact_with_defects_recorded(
+    dovecot: DovecotServer, dovecot_user: MailUser, ca_pem: Path, store: Store
+) -> None:
+    corpus = corpus_messages()
+    names, messages = [n for n, _ in corpus], [m for _, m in corpus]
+    dovecot.seed(dovecot_user, messages)
+    account = imap_account(dovecot, dovecot_user, ca_pem, replicate_everything=True)
+    result = replicate(account, store=store, plugins=plugins())
+    assert (result.fetched, result.stored, result.failed, result.remaining) == (
+        len(corpus),
+        len(corpus),
+        0,
+        0,
+    )
+
+    served = server_bodies(dovecot, dovecot_user, "INBOX")  # what Dovecot hands any client
+    rows = stored_rows(store)
+    assert [r.sha256 for r in rows] == [sha(m) for m in served], "stored raw == served bytes, 100%"
+    assert sorted(stored_raw_hashes(store).elements()) == sorted(r.sha256 for r in rows)
+    rewritten = [n for n, m, s in zip(names, messages, served, strict=True) if m != s]
+    assert all(not served_as_seeded(m) for n, m in corpus if n in rewritten), rewritten
+    by_name = dict(zip(names, rows, strict=True))
+    no_defects = sorted(n for n in CPYTHON_DEFECT_MESSAGES if not by_name[n].defects)
+    assert not no_defects, f"CPython defect messages without a recorded defect: {no_defects}"
+    compliance = [n for n in names if n.startswith("mimekit/compliance/")]
+    assert len(compliance) == 19
+    # Dovecot serves a NUL as 0x80: that compliance file no longer carries the defect it was made for
+    checked = [n for n in compliance if n not in rewritten]
+    assert len(checked) >= 17  # the NUL file, and one with a bare CR
+    assert not [n for n in checked if not by_name[n].defects], "every compliance file has a defect"
+    print(
+        f"D1: {len(corpus)} corpus messages, {len(rewritten)} served differently by Dovecot (NUL/bare CR), "
+        f"{sum(1 for r in rows if r.defects)} with defects"
+    )
+
+
+def run_child(config: Path, db: Path, password: str, *args: str) -> dict[str, int]:
+    script = [sys.executable, helpers.__file__, "replicate", str(config), str(db), *args]
+    done = subprocess.run(script, env=child_env(password), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    counts: dict[str, int] = json.loads(done.stdout.splitlines()[-1])
+    return counts
+
+
+@pytest.mark.timeout(300)
+def test_d6_a_50_mb_message_and_a_5000_message_folder_stay_within_the_memory_bound(
+    dovecot: DovecotServer, ca_pem: Path, tmp_path: Path
+) -> None:
+    mb = 1024 * 1024
+    figures = {}
+    for name, messages in (
+        ("50 MB message", [synthetic(1, 50 * mb, tag="d6big"), synthetic(2, 10_000, tag="d6big")]),
+        ("5,000 messages", [synthetic(n, 2_000 + 7 * n, tag="d6many") for n in range(5_000)]),
+    ):
+        user = dovecot.add_user()
+        dovecot.seed(user, messages)
+        config = tmp_path / f"{len(messages)}.yaml"
+        config.write_text(
+            account_yaml(
+                protocol="imap",
+                port=dovecot.imap_port,
+                tls="none",
+                username=user.name,
+                ca_file=ca_pem,
+                timeout="30s",
+                replicate_everything=True,
+            )
+        )
+        db = tmp_path / f"{len(messages)}.db"
+        counts = run_child(config, db, user.password)
+        assert (counts["stored"], counts["remaining"]) == (len(messages), 0)
+        largest = max(len(m) for m in messages)
+        bound = 3 * largest + 64 * mb
+        peak, ready = counts["vmhwm"], counts["vmhwm_ready"]
+        figures[name] = (peak / mb, (peak - ready) / mb, bound / mb)
+        assert peak - ready <= bound, (
+            f"{name}: peak grew {(peak - ready) / mb:.0f} MB, bound {bound / mb:.0f} MB"
+        )
+        assert peak <= bound + 64 * mb, f"{name}: peak {peak / mb:.0f} MB (bound + interpreter)"
+        opened = sqlite_store(db)
+        try:
+            check_converged(opened, messages)
+        finally:
+            opened.close()
+        dovecot.remove_user_mail(user)
+    print(
+        "D6 peak RSS / growth / bound (MB): "
+        + "; ".join(f"{k}: {v[0]:.0f} / {v[1]:.0f} / {v[2]:.0f}" for k, v in figures.items())
+    )
