@@ -20,10 +20,9 @@ MSAL_MARGIN = timedelta(seconds=300)  # msal treats a token with less left as ex
 
 
 def _short_lived_sign_in(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sign alice in with a token msal considers expired a second later."""
+    """Sign alice in; tokens last 301 s (msal: expired a second later) until the test restores 3600."""
     monkeypatch.setattr(env.idp, "access_token_lifetime", 301)
     _login_in_browser(env, monkeypatch, "alice", env.alice)
-    monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)
 
 
 def _until_msal_calls_it_expired(credentials: Credentials) -> None:
@@ -41,6 +40,7 @@ def test_an_expired_token_is_refreshed_and_nothing_is_missed(
         first = outbox.plugins.authenticator("entra_oauth").credentials(
             outbox.config.accounts["alice"], "imap"
         )
+        monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)
         assert (
             replicate("alice", store=outbox.store, plugins=outbox.plugins, config=outbox.config).stored == 1
         )
@@ -85,6 +85,7 @@ def test_invalid_grant_marks_the_account_and_stops_token_requests(
         authenticator = outbox.plugins.authenticator("entra_oauth")
         first = authenticator.credentials(account, "imap")
         env.idp.revoke_refresh_tokens(env.alice.address)
+        monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)
         _until_msal_calls_it_expired(first)
         with pytest.raises(TransportError, match="invalid_grant") as refused:
             authenticator.credentials(account, "imap")

@@ -9,6 +9,7 @@ thread, so a 429/503 becomes a backoff. msal is imported here only, on first use
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,18 @@ from typing import Any
 from mailconduit import ConfigError
 from mailconduit_entra_oauth._settings import EntraProvider
 
-__all__ = ["HttpClient", "build_app", "client_credential"]
+__all__ = ["HttpClient", "build_app", "client_credential", "quiet_msal_debug"]
+
+
+def quiet_msal_debug() -> None:
+    """Keep msal's DEBUG records out of the logs: they carry authorization and device codes.
+
+    msal masks tokens in its cache events but not the ``code`` / ``device_code`` of a grant
+    (found by the K1 canary sweep). Its loggers go to INFO unless someone set a level on ``msal``.
+    """
+    msal_log = logging.getLogger("msal")
+    if msal_log.level == logging.NOTSET:
+        msal_log.setLevel(logging.INFO)
 
 
 class HttpClient:
@@ -106,6 +118,7 @@ def build_app(provider: EntraProvider, where: str, http: HttpClient, cache: Any 
     """
     import msal  # type: ignore[import-untyped]
 
+    quiet_msal_debug()
     # device code is a public-client flow: its refresh tokens belong to the public client
     credential = None if provider.flow == "device_code" else client_credential(provider, where)
     options: dict[str, Any] = {
