@@ -37,13 +37,14 @@ def test_an_expired_token_is_refreshed_and_nothing_is_missed(
     _short_lived_sign_in(env, monkeypatch)
     _seed(env, env.alice, "m1-before")
     with env.outbox() as outbox:
+        assert (
+            replicate("alice", store=outbox.store, plugins=outbox.plugins, config=outbox.config).stored == 1
+        )
+        # every token so far (refreshed or not) lasts 301 s: due for refresh a second after it was issued
         first = outbox.plugins.authenticator("entra_oauth").credentials(
             outbox.config.accounts["alice"], "imap"
         )
         monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)
-        assert (
-            replicate("alice", store=outbox.store, plugins=outbox.plugins, config=outbox.config).stored == 1
-        )
         _until_msal_calls_it_expired(first)
         env.idp.revoke_access_tokens()  # the server refuses the old token now, as Exchange does after expiry
         _seed(env, env.alice, "m1-after")
