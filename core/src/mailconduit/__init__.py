@@ -95,6 +95,7 @@ from mailconduit._types import (
 from mailconduit.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from mailconduit._auth_context import AuthContext, NeedsReauth, StoreAuthContext
     from mailconduit._config import Config, PipelineSettings, PipelineStep, load_config
     from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
     from mailconduit._outbox import DeliveryReport, Outbox, OutboxEntry, RunStats, queue, send
@@ -118,6 +119,9 @@ if TYPE_CHECKING:
 
 # Imported on first use, so `import mailconduit` (and `mailconduit --help`) stays fast.
 _LAZY = {
+    "AuthContext": "mailconduit._auth_context",
+    "NeedsReauth": "mailconduit._auth_context",
+    "StoreAuthContext": "mailconduit._auth_context",
     "Config": "mailconduit._config",
     "PipelineSettings": "mailconduit._config",
     "PipelineStep": "mailconduit._config",
@@ -180,6 +184,7 @@ __all__ = [
     "AfterReplication",
     "AlreadyRunning",
     "Attachment",
+    "AuthContext",
     "AuthSettings",
     "AuthenticationError",
     "Authenticator",
@@ -207,6 +212,7 @@ __all__ = [
     "MessageRef",
     "MessageStatus",
     "MoveTo",
+    "NeedsReauth",
     "NotRegisteredError",
     "OAuthProviderSettings",
     "Outbox",
@@ -251,6 +257,7 @@ __all__ = [
     "SendTransport",
     "ServerReplyError",
     "Stage",
+    "StoreAuthContext",
     "StoreError",
     "StoredBatch",
     "StoredMessage",

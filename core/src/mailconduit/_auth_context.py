@@ -174,9 +174,7 @@ class StoreAuthContext:
         """
         source = self._providers_source
         if source is None:
-            raise ConfigError(
-                [(f"oauth_providers.{name}", "is unknown: no config was given; pass config=")]
-            )
+            raise ConfigError([(f"oauth_providers.{name}", "is unknown: no config was given; pass config=")])
         providers = source() if callable(source) else source
         try:
             return providers[name]
