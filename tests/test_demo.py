@@ -22,3 +22,6 @@ def test_demo_runs_end_to_end() -> None:
     assert "OK" in done.stdout  # config check
     assert "aiosmtpd received 4 messages over TLS" in done.stdout
     assert "attempt 1 of 3: sent: 250" in done.stdout
+    assert "on the server now: INBOX 0, Processed 3" in done.stdout
+    assert "fetched 0, stored 0" in done.stdout  # the second run
+    assert "the view runs scripts: False; loads remote content: False" in done.stdout
