@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,3 +51,14 @@ def test_latin1_header_bytes_are_read_with_a_defect() -> None:
 def test_scan_never_raises_on_arbitrary_bytes_2000_examples(raw: bytes) -> None:
     scan = scan_headers(raw)
     assert scan.header_end <= len(raw)
+
+
+@pytest.mark.parametrize("date", ["Wed, 20 Sep 1995 00:19:00 (EDT) -0400", "Mon, 23 Nov 2026 09:00:00 -0000"])
+def test_a_date_without_a_usable_zone_is_read_as_utc_with_a_defect(date: str) -> None:
+    from mailconduit._mime._scan import parse_date
+
+    defects: list[str] = []
+    parsed = parse_date(date, defects)
+    assert parsed is not None and parsed.utcoffset() is not None
+    assert parsed.tzinfo is not None
+    assert defects == ["Date header has no usable time zone; read as UTC"]
