@@ -10,7 +10,6 @@ change whose key is from an older UIDVALIDITY is never sent: it could name anoth
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -93,8 +92,8 @@ def commit_results(
                 "content_type": a.content_type,
                 "content_id": a.content_id,
                 "inline": a.inline,
-                "size": len(a.content),
-                "sha256": hashlib.sha256(a.content).hexdigest(),
+                "size": a.size,
+                "sha256": a.sha256,
                 "content": None,  # extracted from the raw bytes on demand; the raw bytes are the truth
             }
             for o in todo

@@ -1,9 +1,11 @@
-"""Between the two commits of a batch: incoming transforms, the budgeted full parse, and the steps.
+"""Between the two commits of a batch: incoming transforms, the budgeted structure survey, and the steps.
 
 Every message is handled on its own: a transform or step that raises or rejects marks that message
-(with the reason) and the batch goes on; a message the parser cannot take within its budget keeps
-its raw bytes and gets a ``limit_exceeded`` defect. Nothing here writes to the store: what the steps
-``keep`` and ``log`` is collected and committed with the batch's results (commit 2), so a crash
+(with the reason) and the batch goes on; a message past the parse limits (or ``max_message_size``)
+keeps its raw bytes and gets a ``limit_exceeded`` defect. The stdlib's full MIME parse is not run
+here (it costs more than the wire, PERFORMANCE.md): ``_survey`` checks the limits and records the
+attachments in one linear pass; the full parse runs on demand, in its worker, when a message is read.
+Nothing here writes to the store: what the steps ``keep`` and ``log`` is collected and committed with the batch's results (commit 2), so a crash
 before that commit leaves no half-recorded message and the rerun records it once.
 """
 
@@ -14,12 +16,12 @@ from typing import Any
 
 from attrs import define, field
 
-from mailconduit._message import Attachment
-from mailconduit._mime import ParseLimits, parse_message
+from mailconduit._mime import ParseLimits
 from mailconduit._model import Account
 from mailconduit._protocols import Action, Transform
 from mailconduit._replicate._crash import Boundary, checkpoint
 from mailconduit._replicate._ingest import Ingested
+from mailconduit._replicate._survey import AttachmentInfo, survey
 from mailconduit._types import StoredMessage
 
 __all__ = ["BatchContext", "Outcome", "Step", "process_batch"]
@@ -46,8 +48,8 @@ class Outcome:
         reason: why it was not accepted (empty when accepted).
         facts: annotations to store: transforms' and steps' annotations and ``keep`` facts.
         logs: email-log lines ``(level, text)`` to write for it.
-        defects: the message's defects after the full parse.
-        attachments: the attachments the full parse found (metadata only).
+        defects: the message's defects after the survey.
+        attachments: the attachments the survey found (metadata only).
     """
 
     item: Ingested
@@ -57,7 +59,7 @@ class Outcome:
     facts: dict[str, str] = field(factory=dict)
     logs: list[tuple[str, str]] = field(factory=list)
     defects: list[str] = field(factory=list)
-    attachments: list[Attachment] = field(factory=list)
+    attachments: list[AttachmentInfo] = field(factory=list)
 
 
 class BatchContext:
@@ -135,10 +137,10 @@ def _parse(outcome: Outcome, data: bytes, max_size: int, limits: ParseLimits) ->
         ]
     else:
         try:
-            parsed = parse_message(data, limits=limits)
-            found = parsed.defects
-            outcome.attachments = list(parsed.attachments)
-        except Exception as exc:  # parse_message never raises on bad input; this is a bug guard
+            surveyed = survey(data, limits)
+            found = surveyed.defects
+            outcome.attachments = surveyed.attachments
+        except Exception as exc:  # a bug guard: one message never stops the batch
             found = [f"parse failed: {type(exc).__name__}"]
     outcome.defects = defects + [d for d in found if d not in defects]
 

@@ -1,0 +1,91 @@
+"""The structure survey replication runs instead of the full parse: same limits, same attachments."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from mailconduit._mime import ParseLimits, parse_message, prescan
+from mailconduit._replicate._survey import survey
+
+
+def _multipart(parts: list[bytes], ctype: str = "multipart/mixed", boundary: str = "b1") -> bytes:
+    head = "From: a@example.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+    head += f'Content-Type: {ctype}; boundary="{boundary}"\r\n\r\n'
+    body = b"".join(f"--{boundary}\r\n".encode() + p + b"\r\n" for p in parts)
+    return head.encode() + body + f"--{boundary}--\r\n".encode()
+
+
+def _reference(raw: bytes) -> list[tuple[str, str, str | None, bool, int, str]]:
+    parsed = parse_message(raw, isolate=False)
+    return [
+        (
+            a.filename,
+            a.content_type,
+            a.content_id,
+            a.inline,
+            len(a.content),
+            hashlib.sha256(a.content).hexdigest(),
+        )
+        for a in parsed.attachments
+    ]
+
+
+def _surveyed(raw: bytes) -> list[tuple[str, str, str | None, bool, int, str]]:
+    return [
+        (a.filename, a.content_type, a.content_id, a.inline, a.size, a.sha256)
+        for a in survey(raw).attachments
+    ]
+
+
+def test_attachments_match_the_full_parse() -> None:
+    blob = bytes(range(256)) * 9000  # over one decoding piece
+    encoded = base64.encodebytes(blob).replace(b"\n", b"\r\n")
+    inner = _multipart(
+        [
+            b"Content-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(b"png").strip(),
+            b"Content-Type: text/html\r\n\r\n<p>hi</p>",
+        ],
+        "multipart/related",
+        "b2",
+    ).split(b"\r\n\r\n", 1)[1]
+    raw = _multipart(
+        [
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            b"Gr\xc3\xbc\xc3\x9fe",
+            b'Content-Type: multipart/related; boundary="b2"\r\n\r\n' + inner,
+            b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename*=utf-8''na%C3%AFve.bin\r\n\r\n" + encoded,
+            b'Content-Type: text/plain; name="=?utf-8?q?caf=C3=A9.txt?="\r\n'
+            b"Content-Transfer-Encoding: quoted-printable\r\n\r\nsoft=\r\nbreak=3D",
+            b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n",
+        ]
+    )
+    got, reference = _surveyed(raw), _reference(raw)
+    assert got[:-1] == reference[:-1]
+    assert [a[0] for a in got] == ["", "naïve.bin", "café.txt", "message.eml"]
+    assert got[1][4] == len(blob) and got[1][5] == hashlib.sha256(blob).hexdigest()
+    # an embedded message is described by its bytes as received (the full parse re-serialises it)
+    embedded = b"Subject: inner\r\n\r\nbody\r\n"
+    assert got[-1][:4] == reference[-1][:4]
+    assert got[-1][4:] == (len(embedded), hashlib.sha256(embedded).hexdigest())
+
+
+def test_single_part_text_has_no_attachments_and_no_defects() -> None:
+    raw = b"From: a@example.test\r\nSubject: hello\r\n\r\nbody\r\n"
+    assert survey(raw).attachments == [] and survey(raw).defects == []
+
+
+def test_limits_are_the_prescans() -> None:
+    """RELIABILITY.md A5: a poison message is stopped by the limits, with the pre-scan's defect."""
+    poison = b"Subject: " + b" ".join([b"=?utf-8?q?caf=C3=A9?="] * 20_000) + b"\r\n\r\nbody\r\n"
+    deep = b"".join(
+        f'Content-Type: multipart/mixed; boundary="d{n}"\r\n\r\n--d{n}\r\n'.encode() for n in range(80)
+    )
+    many = _multipart([b"Content-Type: text/plain\r\n\r\nx"] * 6000)
+    limits = ParseLimits()
+    for raw in (poison, deep, many):
+        found = survey(raw, limits)
+        assert found.defects and found.defects == prescan(raw, limits).exceeded
+        assert found.attachments == []
