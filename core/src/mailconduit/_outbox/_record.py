@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import bindparam, case, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, Update, and_, bindparam, case, insert, select, update
 
 from mailconduit._errors import StoreError
 from mailconduit._message import MessageStatus
@@ -96,8 +96,26 @@ def _line(done: Done, held: bool) -> tuple[LogLevel, str]:
     return level, text
 
 
-def write_outcomes(session: Session, batch: Sequence[Done], *, worker_id: str, now: datetime) -> list[bool]:
-    """Record ``batch`` (this worker's outcomes) and their log lines in ``session``'s transaction.
+_T: Table = MessageRow.__table__  # type: ignore[assignment]
+_LOG: Table = EmailLog.__table__  # type: ignore[assignment]
+_MINE = and_(
+    _T.c.id.in_(bindparam("ids", expanding=True)),
+    _T.c.status == MessageStatus.SENDING,
+    _T.c.claimed_by == bindparam("worker"),
+)
+# Built once: SQLAlchemy caches their compiled form, the IN lists expand at execution.
+_HELD = select(_T.c.id, _T.c.annotations).where(_MINE).order_by(_T.c.id).with_for_update()
+_CLEARED = {"attempts": _T.c.attempts + 1, "claimed_by": None, "lease_until": None}
+_SENT_AT_ONCE = (
+    update(_T).where(_MINE).values(**_SENT, sent_at=bindparam("at"), updated_at=bindparam("now"), **_CLEARED)
+)
+_INSERT_LOG = insert(_LOG)
+
+
+def write_outcomes(
+    connection: Connection, batch: Sequence[Done], *, worker_id: str, now: datetime
+) -> list[bool]:
+    """Record ``batch`` (this worker's outcomes) and their log lines in ``connection``'s transaction.
 
     Returns, per outcome, whether it was recorded (False: this worker no longer held the message).
 
@@ -105,36 +123,27 @@ def write_outcomes(session: Session, batch: Sequence[Done], *, worker_id: str, n
         StoreError: an update changed another number of rows than this worker holds (the store
             changed under a row lock; the transaction is rolled back and the claims expire).
     """
-    ids = [done.item.id for done in batch]
-    held: dict[int, dict[str, Any]] = {
-        row_id: dict(annotations or {})
-        for row_id, annotations in session.execute(
-            select(MessageRow.id, MessageRow.annotations)
-            .where(
-                MessageRow.id.in_(ids),
-                MessageRow.status == MessageStatus.SENDING,
-                MessageRow.claimed_by == worker_id,
-            )
-            .order_by(MessageRow.id)
-            .with_for_update()
-        )
-    }
+    mine = {"ids": [done.item.id for done in batch], "worker": worker_id}
+    held: dict[int, Any] = {row_id: notes for row_id, notes in connection.execute(_HELD, mine)}
     plain: dict[int, datetime] = {}
     single: list[tuple[int, dict[str, Any]]] = []
     for done in batch:
-        if done.item.id not in held:
+        row_id = done.item.id
+        if row_id not in held:
             continue
-        values = _values(done.outcome, held.pop(done.item.id), done.at)
-        if values.keys() == {*_SENT, "sent_at"}:
-            plain[done.item.id] = done.at
+        outcome = done.outcome
+        if outcome.kind == "sent" and not outcome.refused:
+            plain[row_id] = done.at
+            del held[row_id]
         else:
-            single.append((done.item.id, values))
-    recorded = set(plain) | {row_id for row_id, _ in single}
+            single.append((row_id, _values(outcome, dict(held.pop(row_id) or {}), done.at)))
     changed = 0
     if plain:
-        changed += _update(session, list(plain), {**_SENT, "sent_at": _per_row(plain)}, worker_id, now)
+        changed += _update_sent(connection, plain, worker_id, now)
     for row_id, values in single:
-        changed += _update(session, [row_id], values, worker_id, now)
+        statement = update(_T).where(_MINE).values(**values, updated_at=now, **_CLEARED)
+        changed += connection.execute(statement, {"ids": [row_id], "worker": worker_id}).rowcount
+    recorded = plain.keys() | {row_id for row_id, _ in single}
     if changed != len(recorded):
         raise StoreError(
             f"outbox: recording {len(recorded)} outcomes of worker {worker_id} changed {changed} rows; "
@@ -153,30 +162,27 @@ def write_outcomes(session: Session, batch: Sequence[Done], *, worker_id: str, n
                 "time": done.at,
             }
         )
-    session.execute(insert(EmailLog), lines)
+    connection.execute(_INSERT_LOG, lines)
     return [done.item.id in recorded for done in batch]
 
 
-def _per_row(times: dict[int, datetime]) -> Any:
-    """``sent_at`` for rows sent at different times: one value, or ``CASE id WHEN ... END``."""
+def _update_sent(connection: Connection, times: dict[int, datetime], worker_id: str, now: datetime) -> int:
+    """Mark the messages of ``times`` (id -> when the server accepted it) sent, in one statement."""
+    mine: dict[str, Any] = {"ids": list(times), "worker": worker_id, "now": now}
     distinct = set(times.values())
     if len(distinct) == 1:
-        return distinct.pop()
-    kind = MessageRow.__table__.c.sent_at.type
-    return case(
-        {row_id: bindparam(None, at, type_=kind) for row_id, at in times.items()}, value=MessageRow.id
-    )
+        return int(connection.execute(_SENT_AT_ONCE, {**mine, "at": distinct.pop()}).rowcount)
+    for number, (row_id, at) in enumerate(times.items()):
+        mine[f"id{number}"], mine[f"at{number}"] = row_id, at
+    return int(connection.execute(_sent_at_each(len(times)), mine).rowcount)
 
 
-def _update(session: Session, ids: list[int], values: dict[str, Any], worker_id: str, now: datetime) -> int:
-    result: Any = session.execute(
-        update(MessageRow)
-        .where(
-            MessageRow.id.in_(ids),
-            MessageRow.status == MessageStatus.SENDING,
-            MessageRow.claimed_by == worker_id,
-        )
-        .values(**values, attempts=MessageRow.attempts + 1, claimed_by=None, lease_until=None, updated_at=now)
-        .execution_options(synchronize_session=False)
+@lru_cache(maxsize=128)
+def _sent_at_each(count: int) -> Update:
+    """The update marking ``count`` messages sent, ``sent_at`` by ``CASE id WHEN :idN THEN :atN``."""
+    kind = _T.c.sent_at.type
+    sent_at = case(
+        *((_T.c.id == bindparam(f"id{n}"), bindparam(f"at{n}", type_=kind)) for n in range(count)),
+        else_=bindparam("now", type_=kind),
     )
-    return int(result.rowcount)
+    return update(_T).where(_MINE).values(**_SENT, sent_at=sent_at, updated_at=bindparam("now"), **_CLEARED)

@@ -18,11 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+
+from sqlalchemy import Connection
 
 from mailconduit._outbox._claim import Claimed
 from mailconduit._outbox._record import Done, write_outcomes
 from mailconduit._outbox._report import Outcome, StatsCollector
+from mailconduit._store._engine import WRITER
 from mailconduit._store._store import Store
 
 __all__ = ["Lane", "Recorder"]
@@ -38,6 +42,7 @@ class Lane:
     def __init__(self, recorder: Recorder, stats: StatsCollector) -> None:
         """Open a lane of ``recorder``; counts go to ``stats`` once written."""
         self._recorder = recorder
+        self._written = threading.Condition(recorder.lock)  # the recorder wrote some of ours
         self.stats = stats
         self.unwritten = 0
         self.written: list[tuple[Claimed, Outcome]] = []
@@ -46,10 +51,10 @@ class Lane:
     def hand(self, done: Done) -> None:
         """Give ``done`` to the recorder and return at once."""
         recorder = self._recorder
-        with recorder.cond:
+        with recorder.lock:
             self.unwritten += 1
             recorder.waiting.append((self, done))
-            recorder.cond.notify_all()
+            recorder.work.notify()
 
     def wait_below(self, limit: int) -> None:
         """Block until fewer than ``limit`` of this lane's outcomes are not yet written.
@@ -57,13 +62,16 @@ class Lane:
         Raises:
             Exception: writing one of this lane's outcomes failed (the store's error).
         """
-        recorder = self._recorder
-        with recorder.cond:
+        with self._recorder.lock:
             while self.unwritten >= limit and self.error is None:
-                recorder.cond.wait()
+                self._written.wait()
             error, self.error = self.error, None
         if error is not None:
             raise error
+
+    def notify(self) -> None:
+        """Wake this lane's session thread if it waits (the caller holds the recorder's lock)."""
+        self._written.notify()
 
     def close(self) -> None:
         """Wait for this lane's outcomes to be written, then leave the recorder.
@@ -80,19 +88,28 @@ class Lane:
 class Recorder:
     """Writes outcomes of all of a worker's session threads, everything waiting in one transaction."""
 
-    def __init__(self, store: Store, *, worker_id: str, clock: Callable[[], datetime]) -> None:
-        """Prepare (not start) the recorder of worker ``worker_id``."""
+    def __init__(
+        self,
+        store: Store,
+        *,
+        worker_id: str,
+        clock: Callable[[], datetime],
+        writing: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
+        """Prepare (not start) the recorder of worker ``worker_id``; ``writing()`` is held while it writes."""
         self.store = store
+        self._writing = writing
         self.worker_id = worker_id
         self.clock = clock
-        self.cond = threading.Condition()
+        self.lock = threading.Lock()
+        self.work = threading.Condition(self.lock)  # an outcome is waiting, or a lane left
         self.waiting: list[tuple[Lane, Done]] = []
         self._lanes = 0
         self._thread: threading.Thread | None = None
 
     def lane(self, stats: StatsCollector) -> Lane:
         """A new lane (close it when its session thread is done); starts the recorder thread if needed."""
-        with self.cond:
+        with self.lock:
             self._lanes += 1
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -103,27 +120,36 @@ class Recorder:
 
     def leave(self, lane: Lane) -> None:
         """Forget ``lane``; the thread ends after the last lane has left and nothing waits."""
-        with self.cond:
+        with self.lock:
             self._lanes -= 1
-            self.cond.notify_all()
+            self.work.notify()
 
     def _loop(self) -> None:
-        while True:
-            with self.cond:
-                while not self.waiting and self._lanes > 0:
-                    self.cond.wait()
-                if not self.waiting:
-                    self._thread = None
-                    return
-                batch, self.waiting = self.waiting, []
-            self._write(batch)
+        connection: Connection | None = None  # one connection while the thread runs
+        try:
+            while True:
+                with self.lock:
+                    while not self.waiting and self._lanes > 0:
+                        self.work.wait()
+                    if not self.waiting:
+                        self._thread = None
+                        return
+                    batch, self.waiting = self.waiting, []
+                if connection is None:
+                    connection = self.store.engine.connect().execution_options(**{WRITER: True})
+                if not self._write(connection, batch):
+                    connection.close()  # a failed write may leave it unusable: the next batch opens another
+                    connection = None
+        finally:
+            if connection is not None:
+                connection.close()
 
-    def _write(self, batch: list[tuple[Lane, Done]]) -> None:
+    def _write(self, connection: Connection, batch: list[tuple[Lane, Done]]) -> bool:
         error: BaseException | None = None
         try:
-            with self.store.session() as session:
+            with self._writing(), connection.begin():
                 write_outcomes(
-                    session, [done for _lane, done in batch], worker_id=self.worker_id, now=self.clock()
+                    connection, [done for _lane, done in batch], worker_id=self.worker_id, now=self.clock()
                 )
             counts: dict[Lane, dict[str, int]] = {}
             for lane, done in batch:
@@ -135,11 +161,13 @@ class Recorder:
         except BaseException as exc:  # handed to the lanes concerned; their session threads report it
             log.error("outbox: recording %d outcomes failed: %s: %s", len(batch), type(exc).__name__, exc)
             error = exc
-        with self.cond:
+        with self.lock:
             for lane, done in batch:
                 lane.unwritten -= 1
                 if error is None:
                     lane.written.append((done.item, done.outcome))
                 else:
                     lane.error = error
-            self.cond.notify_all()
+            for lane in {lane for lane, _done in batch}:
+                lane.notify()
+        return error is None

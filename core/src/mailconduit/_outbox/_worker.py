@@ -25,6 +25,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from attrs import define, field
@@ -95,7 +96,11 @@ class Worker:
         self.settings = settings
         self._limiters: dict[str, RateLimiter] = {}
         self._limiters_lock = threading.Lock()
-        self.recorder = Recorder(store, worker_id=worker_id, clock=clock)
+        # SQLite has one writer at a time and its busy handler waits by sleeping (1, 2, 5, 10 ms ...):
+        # this process's writers (claims, renewals, releases, the recorder) queue on a lock instead,
+        # which hands over at once. PostgreSQL locks rows, so its writers run side by side.
+        self._write_lock = threading.Lock() if store.engine.dialect.name == "sqlite" else None
+        self.recorder = Recorder(store, worker_id=worker_id, clock=clock, writing=self.writing)
 
     def limiter(self, account: Account) -> RateLimiter | None:
         """The rate limiter of ``account`` in this worker (None when it has no limit)."""
@@ -106,6 +111,10 @@ class Worker:
             if account.name not in self._limiters:
                 self._limiters[account.name] = RateLimiter(account.send.rate_limit, self.clock)
             return self._limiters[account.name]
+
+    def writing(self) -> AbstractContextManager[object]:
+        """Hold while a transaction of this worker writes (this process's writers take turns on SQLite)."""
+        return self._write_lock if self._write_lock is not None else nullcontext()
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:
         """Wait ``seconds`` (the injected sleep, else until ``stop`` is set or the time passes)."""
@@ -137,9 +146,13 @@ class Worker:
                 now = self.clock()
                 if now >= lease_until - lease / 2:
                     lease_until = now + lease
-                    renew(
-                        self.store, [i.id for i in group[index:]], worker_id=self.worker_id, until=lease_until
-                    )
+                    with self.writing():
+                        renew(
+                            self.store,
+                            [i.id for i in group[index:]],
+                            worker_id=self.worker_id,
+                            until=lease_until,
+                        )
                 if item.reclaimed_from is not None:
                     stats.add(reclaimed=1)
                 result = attempt(slot, item)
@@ -160,7 +173,7 @@ class Worker:
             try:
                 rest = [i.id for i in group[attempted:]]
                 if rest:
-                    with self.store.session() as session:
+                    with self.writing(), self.store.session() as session:
                         _repo.release(session, rest, self.worker_id)
             finally:
                 lane.close()
@@ -182,14 +195,15 @@ class Worker:
         slot = SessionSlot(account, self.plugins, on_open=lambda: stats.add(sessions=1))
         try:
             while not stop.is_set():
-                group = claim(
-                    self.store,
-                    worker_id=self.worker_id,
-                    now=self.clock(),
-                    lease=self.settings.lease,
-                    limit=self.settings.batch_size,
-                    account=account.name,
-                )
+                with self.writing():
+                    group = claim(
+                        self.store,
+                        worker_id=self.worker_id,
+                        now=self.clock(),
+                        lease=self.settings.lease,
+                        limit=self.settings.batch_size,
+                        account=account.name,
+                    )
                 if not group:
                     return
                 stats.add(claimed=len(group))
