@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from attrs import define, field
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -181,10 +182,14 @@ def _insert(session: Session, account: str, folder: str, items: list[Ingested]) 
                 insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True),
                 [_row(account, folder, i) for i in fresh],
             ).all()
-            session.execute(
-                insert(MessageRaw),
-                [{"message_id": mid, "raw": i.raw} for mid, i in zip(ids, fresh, strict=True)],
-            )
+            pairs = list(zip(ids, fresh, strict=True))
+            streamed = _streamable(session)
+            small = [(mid, i) for mid, i in pairs if not streamed or len(i.raw) <= STREAM_ABOVE]
+            if small:
+                session.execute(insert(MessageRaw), [{"message_id": mid, "raw": i.raw} for mid, i in small])
+            for mid, item in pairs if streamed else []:
+                if len(item.raw) > STREAM_ABOVE:
+                    _write_blob(session, mid, item.raw)
     except IntegrityError:  # another replicator stored some of these keys meanwhile
         for item in fresh:
             scan = item.scan
@@ -210,6 +215,30 @@ def _insert(session: Session, account: str, folder: str, items: list[Ingested]) 
         return
     for mid, item in zip(ids, fresh, strict=True):
         item.id, item.created, item.defects = mid, True, list(item.scan.defects)
+
+
+STREAM_ABOVE = 8 * 1024 * 1024
+"""On SQLite, raw messages above this size are written through incremental blob I/O in pieces."""
+_PIECE = 1024 * 1024
+
+
+def _streamable(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _write_blob(session: Session, message_id: int, raw: bytes) -> None:
+    """Store a big message's bytes in 1 MiB pieces, in the session's transaction.
+
+    A bound parameter is copied by SQLite (and kept by the cached statement), which would hold the
+    message twice more in memory; a zeroblob row written through ``blobopen`` holds it once.
+    """
+    session.execute(insert(MessageRaw).values(message_id=message_id, raw=func.zeroblob(len(raw))))
+    dbapi: Any = session.connection().connection.driver_connection
+    (rowid,) = dbapi.execute("SELECT rowid FROM message_raw WHERE message_id = ?", (message_id,)).fetchone()
+    view = memoryview(raw)
+    with dbapi.blobopen("message_raw", "raw", rowid) as blob:
+        for start in range(0, len(view), _PIECE):
+            blob.write(view[start : start + _PIECE])
 
 
 def ingest(
