@@ -547,3 +547,57 @@ def test_importing_the_outbox_api_loads_no_database_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------- set-based recording
+def test_one_batch_records_each_outcome_with_its_own_time_and_skips_claims_it_lost(
+    make_outbox: MakeOutbox, store: Store, clock: FakeClock
+) -> None:
+    from mailconduit._outbox._record import Done, write_outcomes
+    from mailconduit._outbox._report import Outcome
+
+    outbox = make_outbox()
+    ids = [outbox.queue("support", msg(n)) for n in range(4)]
+    mine = claim(store, worker_id="me", now=clock(), lease=timedelta(minutes=1), limit=3)
+    theirs = claim(store, worker_id="other", now=clock(), lease=timedelta(minutes=1), limit=1)
+    assert [c.id for c in mine + theirs] == ids
+    sent = Outcome(kind="sent", code=250, reply="250 ok")
+    refused = Outcome(kind="sent", code=250, reply="250 ok", refused={"x@example.org": "550 no"})
+    batch = [
+        Done(account="support", max_attempts=1, item=mine[0], outcome=sent, at=START + timedelta(seconds=1)),
+        Done(account="support", max_attempts=1, item=mine[1], outcome=sent, at=START + timedelta(seconds=2)),
+        Done(
+            account="support", max_attempts=1, item=mine[2], outcome=refused, at=START + timedelta(seconds=3)
+        ),
+        Done(
+            account="support", max_attempts=1, item=theirs[0], outcome=sent, at=START + timedelta(seconds=4)
+        ),
+    ]
+    with store.engine.connect() as connection, connection.begin():
+        assert write_outcomes(connection, batch, worker_id="me", now=START) == [True, True, True, False]
+    by_id = {e.id: e for e in outbox.list()}
+    assert [by_id[i].sent_at for i in ids[:3]] == [START + timedelta(seconds=n) for n in (1, 2, 3)]
+    assert by_id[ids[2]].refused == {"x@example.org": "550 no"}
+    assert (by_id[ids[3]].status, by_id[ids[3]].claimed_by, by_id[ids[3]].attempts) == (
+        MessageStatus.SENDING,
+        "other",
+        0,
+    )
+    lines = [attempts_logged(store, i) for i in ids]
+    assert all(len(found) == 1 for found in lines)
+    assert "another worker took the message over" in lines[3][0]
+    assert [e.time for i in ids for e in log_of(store, i) if ": attempt " in e.text] == [
+        START + timedelta(seconds=n) for n in (1, 2, 3, 4)
+    ]
+
+
+def test_the_outbox_defaults_are_the_workers() -> None:
+    import inspect
+
+    from mailconduit._outbox._worker import DEFAULT_BATCH_SIZE, DEFAULT_MARK_BATCH
+
+    parameters = inspect.signature(Outbox).parameters
+    assert (parameters["batch_size"].default, parameters["mark_batch"].default) == (
+        DEFAULT_BATCH_SIZE,
+        DEFAULT_MARK_BATCH,
+    )

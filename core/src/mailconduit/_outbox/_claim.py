@@ -62,7 +62,9 @@ def claim(
         ids: only these messages (``send_now``).
     """
     with store.session() as session:
-        query = select(MessageRow.id, MessageRow.claimed_by).where(due_filter(now))
+        query = select(
+            MessageRow.id, MessageRow.claimed_by, MessageRow.account, MessageRow.header_message_id
+        ).where(due_filter(now))
         if account is not None:
             query = query.where(MessageRow.account == account)
         if ids is not None:
@@ -71,14 +73,30 @@ def claim(
         picked = session.execute(query.with_for_update(skip_locked=True)).all()
         if not picked:
             return []
-        chosen = [row_id for row_id, _ in picked]
-        previous = {row_id: holder for row_id, holder in picked}
+        chosen = [row_id for row_id, *_ in picked]
         session.execute(
             update(MessageRow)
             .where(MessageRow.id.in_(chosen))
             .values(status=MessageStatus.SENDING, claimed_by=worker_id, lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
+        previous = {}
+        for row_id, holder, acct, header_id in picked:
+            if holder is not None:
+                previous[row_id] = holder
+                add_log(
+                    session,
+                    LogLevel.WARNING,
+                    f"claim of worker {holder} on {header_id} expired; sending it again (if that worker "
+                    "was stopped after the server accepted it, it arrives twice)",
+                    account=acct,
+                    message_id=row_id,
+                    time=now,
+                )
+    # The claim is committed: these rows are this worker's, and what is sent never changes after
+    # enqueue, so the bytes are read outside the write transaction (SQLite's write lock is held
+    # for the claim only, not for reading a group's bytes).
+    with store.session(readonly=True) as session:
         rows = session.execute(
             select(
                 MessageRow.id,
@@ -93,32 +111,19 @@ def claim(
             .where(MessageRow.id.in_(chosen))
             .order_by(MessageRow.next_attempt_at, MessageRow.id)
         ).all()
-        claimed = []
-        for row_id, acct, envelope_from, recipients, attempts, header_id, raw in rows:
-            holder = previous.get(row_id)
-            if holder is not None:
-                add_log(
-                    session,
-                    LogLevel.WARNING,
-                    f"claim of worker {holder} on {header_id} expired; sending it again (if that worker "
-                    "was stopped after the server accepted it, it arrives twice)",
-                    account=acct,
-                    message_id=row_id,
-                    time=now,
-                )
-            claimed.append(
-                Claimed(
-                    id=row_id,
-                    account=acct,
-                    envelope_from=envelope_from or "",
-                    recipients=tuple(recipients or ()),
-                    raw=bytes(raw),
-                    attempts=attempts,
-                    message_id=header_id,
-                    reclaimed_from=holder,
-                )
-            )
-        return claimed
+    return [
+        Claimed(
+            id=row_id,
+            account=acct,
+            envelope_from=envelope_from or "",
+            recipients=tuple(recipients or ()),
+            raw=bytes(raw),
+            attempts=attempts,
+            message_id=header_id,
+            reclaimed_from=previous.get(row_id),
+        )
+        for row_id, acct, envelope_from, recipients, attempts, header_id, raw in rows
+    ]
 
 
 def renew(store: Store, message_ids: Sequence[int], *, worker_id: str, until: datetime) -> int:
