@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=4, help="the account's max_sessions")
     parser.add_argument("--batch-size", type=int, help="Outbox(batch_size=...); default: the outbox's")
-    parser.add_argument("--mark-batch", type=int, help="Outbox(mark_batch=...); default: the outbox's (1)")
+    parser.add_argument("--mark-batch", type=int, help="Outbox(mark_batch=...); default: the outbox's (4)")
     parser.add_argument("--profile", help="write a cProfile of one extra outbox round here")
     args = parser.parse_args()
 
