@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["canary", "canary_forms", "find_canaries", "known_canaries"]
+__all__ = ["CanaryScanner", "canary", "canary_forms", "find_canaries", "known_canaries"]
 
 _LOCK = threading.Lock()
 _CANARIES: dict[str, str] = {}
@@ -66,28 +66,67 @@ def canary_forms(value: str, usernames: Iterable[str] = ()) -> set[bytes]:
     return {f for f in forms if len(f) >= 12}
 
 
+PREFIX = "mc-canary-"
+
+
+def _prefix_needles() -> tuple[bytes, ...]:
+    """Byte strings at least one of which is in any blob holding a ``mc-canary-`` value in any form."""
+    raw = PREFIX.encode()
+    needles = {raw, binascii.hexlify(raw)}
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw + b"\0\0\0")
+        needles.add(encoded[4 if pad else 0 : ((pad + len(raw)) // 3) * 4])
+    return tuple(sorted(needles))
+
+
+class CanaryScanner:
+    """Finds canaries in blobs fast: a few prefix probes rule out most blobs in one pass each.
+
+    Values made by :func:`canary` share a prefix, so a blob that holds none of the prefix's forms
+    holds none of them; other remembered values (generated keys, tokens) are checked one by one.
+    """
+
+    def __init__(self, canaries: dict[str, str] | None = None) -> None:
+        chosen = canaries if canaries is not None else known_canaries()
+        self._kinds = dict(chosen)
+        self._forms = {value: canary_forms(value) for value in chosen}
+        self._needles = _prefix_needles()
+
+    def find(self, blob: bytes) -> list[str]:
+        """The canaries (``kind:value-prefix...``) found in ``blob``."""
+        found = []
+        prefixed_possible = any(needle in blob for needle in self._needles)
+        for value, forms in self._forms.items():
+            if value.startswith(PREFIX) and not prefixed_possible:
+                continue
+            if any(form in blob for form in forms):
+                found.append(f"{self._kinds[value]}:{value[:24]}...")
+        return found
+
+
 def find_canaries(blob: bytes, canaries: dict[str, str] | None = None) -> list[str]:
     """Return the canaries (``kind:value-prefix``) found in ``blob`` in any of their forms."""
-    found = []
-    for value, kind in (canaries or known_canaries()).items():
-        if any(form in blob for form in canary_forms(value)):
-            found.append(f"{kind}:{value[:24]}...")
-    return found
+    return CanaryScanner(canaries).find(blob)
+
+
+MAX_SCANNED_FILE = 4 * 1024 * 1024
+"""Temp files above this size are bulk test data (message stores of sweeps), not where secrets leak."""
 
 
 def scan_tree(
     root: Path, canaries: dict[str, str] | None = None, skip_suffixes: tuple[str, ...] = ()
 ) -> list[str]:
-    """Scan every regular file under ``root`` (up to 50 MB each); return ``path: kind`` hits."""
+    """Scan every regular file under ``root`` up to ``MAX_SCANNED_FILE``; return ``path: kind`` hits."""
+    scanner = CanaryScanner(canaries)
     hits: list[str] = []
     for path in root.rglob("*"):
-        if not path.is_file() or path.is_symlink() or path.suffix in skip_suffixes:
-            continue
         try:
-            if path.stat().st_size > 50 * 1024 * 1024:
+            if not path.is_file() or path.is_symlink() or path.suffix in skip_suffixes:
+                continue
+            if path.stat().st_size > MAX_SCANNED_FILE:
                 continue
             data = path.read_bytes()
         except OSError:
             continue
-        hits.extend(f"{path}: {hit}" for hit in find_canaries(data, canaries))
+        hits.extend(f"{path}: {hit}" for hit in scanner.find(data))
     return hits

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mailconduit._testing.canaries import find_canaries, known_canaries, scan_tree
+from mailconduit._testing.canaries import CanaryScanner, known_canaries, scan_tree
 
 __all__ = ["LEAK_SWEEP_INPUT_SUFFIXES"]
 
@@ -40,6 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
     handler = _FileHandler(log_file, encoding="utf-8", errors="backslashreplace")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    # aiosmtpd's own trace (``mail.log``) is the test server's log, not mailconduit's; it is also huge
+    handler.addFilter(lambda record: not record.name.startswith("mail.log"))
     root = logging.getLogger()
     root.addHandler(handler)
     _state.update(handler=handler, log_file=log_file, reports=[], old_level=root.level)
@@ -65,11 +67,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     root.setLevel(_state.get("old_level", logging.WARNING))
     handler.close()
     canaries = known_canaries()
+    scanner = CanaryScanner(canaries)
     hits: list[str] = []
     log_file: Path = _state["log_file"]
-    hits.extend(f"log record: {hit}" for hit in find_canaries(log_file.read_bytes(), canaries))
+    hits.extend(f"log record: {hit}" for hit in scanner.find(log_file.read_bytes()))
     for nodeid, blob in _state.get("reports", []):
-        hits.extend(f"{nodeid} output: {hit}" for hit in find_canaries(blob, canaries))
+        hits.extend(f"{nodeid} output: {hit}" for hit in scanner.find(blob))
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is not None:
         try:
