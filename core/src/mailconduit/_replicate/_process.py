@@ -6,7 +6,8 @@ keeps its raw bytes and gets a ``limit_exceeded`` defect. The stdlib's full MIME
 here (it costs more than the wire, PERFORMANCE.md): ``_survey`` checks the limits and records the
 attachments in one linear pass; the full parse runs on demand, in its worker, when a message is read.
 Nothing here writes to the store: what the steps ``keep`` and ``log`` is collected and committed
-with the batch's results (commit 2), so a crash before that commit leaves no half-recorded message and the rerun records it once.
+with the batch's results (commit 2), so a crash before that commit leaves no half-recorded message
+and the rerun records it once.
 """
 
 from __future__ import annotations
