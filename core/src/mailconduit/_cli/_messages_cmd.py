@@ -264,3 +264,34 @@ def view(ctx: CliContext, message_id: int, out: Path | None) -> None:
     target = out or Path(f"message-{message_id}.html")
     target.write_text(message_view(data), encoding="utf-8")
     click.echo(str(target.resolve()))
+
+
+@messages.command("analyse")
+@click.option("--account", help="Only this account's messages.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def analyse_(ctx: CliContext, account: str | None, as_json: bool) -> None:
+    """Run the full MIME parse on received messages not parsed yet, within its budget, and record defects.
+
+    Replication stores raw bytes with a cheap scan to keep near the wire's speed; this is the later,
+    budgeted step. Each message is parsed once.
+    """
+    from mailconduit._cli._store_access import open_cli_store
+    from mailconduit._replicate import analyse
+
+    store = open_cli_store(ctx)
+    try:
+        result = analyse(store, account=account)
+    finally:
+        store.close()
+    summary = {
+        "parsed": result.parsed,
+        "with_defects": result.with_defects,
+        "limit_exceeded": result.limit_exceeded,
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(
+            f"parsed {result.parsed}, with defects {result.with_defects}, over budget {result.limit_exceeded}"
+        )

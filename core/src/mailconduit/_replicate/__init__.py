@@ -7,7 +7,8 @@ holds now as already seen. The order and the promises are DESIGN.md's "Semantics
 from __future__ import annotations
 
 from mailconduit._replicate._adopt import AdoptResult, adopt
+from mailconduit._replicate._analyse import AnalyseResult, analyse
 from mailconduit._replicate._run import AlreadyRunning, replicate
 from mailconduit._replicate._watch import watch
 
-__all__ = ["AdoptResult", "AlreadyRunning", "adopt", "replicate", "watch"]
+__all__ = ["AdoptResult", "AlreadyRunning", "AnalyseResult", "adopt", "analyse", "replicate", "watch"]
