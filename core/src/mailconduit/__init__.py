@@ -99,7 +99,15 @@ if TYPE_CHECKING:
     from mailconduit._config import Config, PipelineSettings, PipelineStep, load_config
     from mailconduit._mime import HeaderScan, ParsedMessage, ParseLimits, compose, parse_message, scan_headers
     from mailconduit._outbox import DeliveryReport, Outbox, OutboxEntry, RunStats, queue, send
-    from mailconduit._replicate import AdoptResult, AlreadyRunning, adopt, replicate, watch
+    from mailconduit._replicate import (
+        AdoptResult,
+        AlreadyRunning,
+        AnalyseResult,
+        adopt,
+        analyse,
+        replicate,
+        watch,
+    )
     from mailconduit._sanitize import render_inline_images, sanitize_html
     from mailconduit._templates import (
         Draft,
@@ -119,6 +127,8 @@ if TYPE_CHECKING:
 
 # Imported on first use, so `import mailconduit` (and `mailconduit --help`) stays fast.
 _LAZY = {
+    "AnalyseResult": "mailconduit._replicate",
+    "analyse": "mailconduit._replicate",
     "AuthContext": "mailconduit._auth_context",
     "NeedsReauth": "mailconduit._auth_context",
     "StoreAuthContext": "mailconduit._auth_context",
@@ -183,6 +193,7 @@ __all__ = [
     "AdoptResult",
     "AfterReplication",
     "AlreadyRunning",
+    "AnalyseResult",
     "Attachment",
     "AuthContext",
     "AuthSettings",
@@ -274,6 +285,7 @@ __all__ = [
     "TransportTimeout",
     "__version__",
     "adopt",
+    "analyse",
     "classify_smtp_code",
     "client_tls_context",
     "compose",
