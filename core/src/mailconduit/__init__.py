@@ -72,6 +72,7 @@ from mailconduit._registering import (
     RegisterTransport,
 )
 from mailconduit._retry import ReplyClass, classify_smtp_code
+from mailconduit._sasl import sasl_oauthbearer, sasl_plain, sasl_xoauth2
 from mailconduit._secret import Secret
 from mailconduit._tls import client_tls_context
 from mailconduit._types import (
@@ -305,6 +306,9 @@ __all__ = [
     "render_template",
     "replicate",
     "sanitize_html",
+    "sasl_oauthbearer",
+    "sasl_plain",
+    "sasl_xoauth2",
     "scan_headers",
     "send",
     "send_template",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailconduit import AuthenticationError, Credentials
+from mailconduit import AuthenticationError, Credentials, sasl_oauthbearer, sasl_plain, sasl_xoauth2
 from mailconduit_imap import _sasl
 from mailconduit_imap._client import GuardedIMAP4
 from mailconduit_imap._errmap import Where, printable, translate
@@ -60,9 +60,9 @@ def login(client: GuardedIMAP4, credentials: Credentials, where: Where) -> str:
             client.state = "AUTH"
         else:
             payload = {
-                "PLAIN": lambda: _sasl.plain(user, secret, credentials.authzid),
-                "XOAUTH2": lambda: _sasl.xoauth2(credentials.mailbox_user, secret),
-                "OAUTHBEARER": lambda: _sasl.oauthbearer(credentials.mailbox_user, secret),
+                "PLAIN": lambda: sasl_plain(user, secret, credentials.authzid),
+                "XOAUTH2": lambda: sasl_xoauth2(credentials.mailbox_user, secret),
+                "OAUTHBEARER": lambda: sasl_oauthbearer(credentials.mailbox_user, secret),
             }[method]()
             client.authenticate(method, _once(payload))
     except client.abort as exc:

@@ -1,9 +1,10 @@
 """SMTP AUTH (RFC 4954) with mailconduit ``Credentials``: PLAIN/LOGIN for passwords, XOAUTH2 for tokens.
 
 The exchange is driven here rather than by ``smtplib.SMTP.auth``, which encodes every response as
-ASCII (a non-ASCII password fails) and accepts ``503`` as success. The SASL strings come from the
-pure ``_sasl`` module. A refusal raises :class:`AuthenticationError` quoting the server's reply with
-any echo of what we sent replaced by ``***``; the secret is never in a message or a log.
+ASCII (a non-ASCII password fails) and accepts ``503`` as success. The SASL strings come from
+``mailconduit``'s ``sasl_*`` builders and the pure ``_sasl`` module. A refusal raises
+:class:`AuthenticationError` quoting the server's reply with any echo of what we sent replaced by
+``***``; the secret is never in a message or a log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from __future__ import annotations
 import base64
 import logging
 
-from mailconduit import AuthenticationError, Credentials, HeaderInjectionError
+from mailconduit import (
+    AuthenticationError,
+    Credentials,
+    HeaderInjectionError,
+    sasl_oauthbearer,
+    sasl_plain,
+    sasl_xoauth2,
+)
 from mailconduit_smtp import _sasl
 from mailconduit_smtp._client import SmtpClient
 from mailconduit_smtp._errmap import reply_text
@@ -43,7 +51,7 @@ def authenticate(client: SmtpClient, credentials: Credentials) -> str:
 
     Raises:
         AuthenticationError: the server offers no usable mechanism, or refused the credentials.
-        HeaderInjectionError: a user name or secret holds a character the mechanism uses as a separator.
+        HeaderInjectionError: a user name or secret holds NUL, CR, LF or a separator of the mechanism.
         TransportError: the connection failed during the exchange.
     """
     where = client.where
@@ -66,13 +74,13 @@ def authenticate(client: SmtpClient, credentials: Credentials) -> str:
     answers: list[bytes]
     try:
         if mechanism == "PLAIN":
-            initial, answers = _sasl.plain(credentials.username, secret, credentials.authzid), []
+            initial, answers = sasl_plain(credentials.username, secret, credentials.authzid), []
         elif mechanism == "LOGIN":
             initial, answers = None, list(_sasl.login_responses(credentials.username, secret))
         elif mechanism == "XOAUTH2":
-            initial, answers = _sasl.xoauth2(credentials.mailbox_user, secret), []
+            initial, answers = sasl_xoauth2(credentials.mailbox_user, secret), []
         else:
-            initial, answers = _sasl.oauthbearer(credentials.mailbox_user, secret), []
+            initial, answers = sasl_oauthbearer(credentials.mailbox_user, secret), []
     except ValueError as exc:
         raise HeaderInjectionError("credentials", f"{exc}; nothing was sent") from None
     # an error challenge to a token mechanism is answered with an empty response (XOAUTH2) or ^A (RFC 7628)
