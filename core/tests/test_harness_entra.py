@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import imaplib
+import logging
 import poplib
 import smtplib
 import ssl
@@ -14,11 +15,24 @@ from typing import Any
 import msal  # type: ignore[import-untyped]
 import pytest
 
+
 from mailconduit._testing.canaries import known_canaries
 from mailconduit._testing.dovecot import DovecotServer
 from mailconduit._testing.entra import FakeEntra, http_client
 from mailconduit._testing.smtp import SmtpServer
 from mailconduit.testing import canary
+
+
+@pytest.fixture(autouse=True)
+def _msal_logs_no_codes() -> Any:
+    """msal logs authorization and device codes at DEBUG (the K1 sweep caught it); as the entra_oauth
+    plugin does for applications, these tests that drive msal directly keep its loggers at INFO."""
+    msal_log = logging.getLogger("msal")
+    previous = msal_log.level
+    msal_log.setLevel(logging.INFO)
+    yield
+    msal_log.setLevel(previous)
+
 
 IMAP = "https://outlook.office.com/IMAP.AccessAsUser.All"
 POP = "https://outlook.office.com/POP.AccessAsUser.All"
