@@ -15,7 +15,6 @@ from typing import Any
 import msal  # type: ignore[import-untyped]
 import pytest
 
-
 from mailconduit._testing.canaries import known_canaries
 from mailconduit._testing.dovecot import DovecotServer
 from mailconduit._testing.entra import FakeEntra, http_client
