@@ -17,6 +17,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 from mailconduit import ProtocolError, TlsError, TlsMode
@@ -72,12 +73,35 @@ class SmtpClient(smtplib.SMTP):
         whole call, so one call for a large message on a slow link would time out while data is
         still flowing. Per chunk, the timeout means "no progress for that long".
         """
+        self.write(stage, data)
+        return self.reply(stage)
+
+    def write(self, stage: str, data: bytes) -> None:
+        """Send ``data`` as it is, in chunks of :data:`SEND_CHUNK`; a failure closes and raises."""
         try:
             view = memoryview(data)
             for start in range(0, len(view), SEND_CHUNK):
                 if self.sock is None:
                     raise smtplib.SMTPServerDisconnected("please run connect() first")
                 self.sock.sendall(view[start : start + SEND_CHUNK])
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise translate(exc, self.where, stage) from exc
+
+    def send_lines(self, stage: str, lines: Sequence[str]) -> None:
+        """Send command lines in one write (RFC 2920 PIPELINING); read the replies with :meth:`reply`.
+
+        Raises:
+            ValueError: a line holds CR or LF (the callers check every value before, see ``_envelope``).
+        """
+        for line in lines:
+            if "\r" in line or "\n" in line:
+                raise ValueError(f"command line {line[:40]!r} contains CR or LF")
+        self.write(stage, "".join(f"{line}\r\n" for line in lines).encode(self.command_encoding))
+
+    def reply(self, stage: str) -> tuple[int, bytes]:
+        """Read the next reply; a failure closes the connection and raises."""
+        try:
             return self.getreply()
         except (OSError, smtplib.SMTPException) as exc:
             self.close()

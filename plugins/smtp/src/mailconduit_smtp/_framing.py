@@ -12,13 +12,27 @@ data end early (SMTP smuggling). Our framing never sends a bare CR or LF:
 3. The data ends with CRLF (one is added if missing), then ``.\\r\\n``.
 
 A receiver that removes the stuffed dots gets exactly :func:`normalise_line_endings` of the input.
+
+:func:`frame_message` frames once and answers the 8-bit questions from the framed bytes (framing
+adds only ASCII and keeps the empty line that ends the header section), so a send rewrites the line
+endings at most once; data that already uses CRLF only and has no line starting with a dot is not
+rewritten at all.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
-__all__ = ["END_OF_DATA", "frame", "has_8bit", "header_has_8bit", "normalise_line_endings"]
+__all__ = [
+    "END_OF_DATA",
+    "Framed",
+    "frame",
+    "frame_message",
+    "has_8bit",
+    "header_has_8bit",
+    "normalise_line_endings",
+]
 
 END_OF_DATA = b".\r\n"
 """What follows the (CRLF-terminated) content to end DATA."""
@@ -36,6 +50,9 @@ def normalise_line_endings(data: bytes) -> bytes:
     >>> normalise_line_endings(b"x\r\r\ny")
     b'x\r\n\r\ny'
     """
+    crlf = data.count(b"\r\n")
+    if data.count(b"\r") == crlf and data.count(b"\n") == crlf:
+        return data  # CRLF only already: nothing to rewrite
     return _LINE_END.sub(b"\r\n", data)
 
 
@@ -47,7 +64,9 @@ def frame(data: bytes) -> bytes:
     >>> frame(b"")
     b'.\r\n'
     """
-    body = _LEADING_DOT.sub(b"..", normalise_line_endings(data))
+    body = normalise_line_endings(data)
+    if body.startswith(b".") or b"\n." in body:
+        body = _LEADING_DOT.sub(b"..", body)
     if body and not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + END_OF_DATA
@@ -63,8 +82,31 @@ def header_has_8bit(data: bytes) -> bool:
 
     Raw UTF-8 in headers (RFC 6532) needs the server's SMTPUTF8 extension.
     """
-    normalised = normalise_line_endings(data)
-    if normalised.startswith(b"\r\n"):
-        return False
-    end = normalised.find(b"\r\n\r\n")
-    return has_8bit(normalised if end < 0 else normalised[:end])
+    return frame_message(data).header_has_8bit
+
+
+class Framed(NamedTuple):
+    """A message framed for DATA, with what its bytes need from the server."""
+
+    data: bytes
+    """What to send after ``354``: :func:`frame` of the message."""
+    has_8bit: bool
+    """Some byte is above 0x7F (``BODY=8BITMIME``)."""
+    header_has_8bit: bool
+    """Some byte of the header section is above 0x7F (``SMTPUTF8``)."""
+
+
+def frame_message(data: bytes) -> Framed:
+    r"""Frame ``data`` (:func:`frame`) and find its 8-bit bytes, rewriting the line endings at most once.
+
+    >>> frame_message("Subject: \u00e4\n\nbody".encode())
+    Framed(data=b'Subject: \xc3\xa4\r\n\r\nbody\r\n.\r\n', has_8bit=True, header_has_8bit=True)
+    """
+    framed = frame(data)
+    first = _NON_ASCII.search(framed)
+    if first is None:
+        return Framed(framed, has_8bit=False, header_has_8bit=False)
+    if framed.startswith(b"\r\n"):  # no header section at all
+        return Framed(framed, has_8bit=True, header_has_8bit=False)
+    end = framed.find(b"\r\n\r\n")
+    return Framed(framed, has_8bit=True, header_has_8bit=end < 0 or first.start() < end)
