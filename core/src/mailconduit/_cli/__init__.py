@@ -36,6 +36,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("mailconduit._cli._adopt_cmd:adopt", "Record what a folder holds now as already seen."),
     "folders": ("mailconduit._cli._folders_cmd:folders", "List an account's folders and special uses."),
     "messages": ("mailconduit._cli._messages_cmd:messages", "List, show and view received messages."),
+    "autoconfig": (
+        "mailconduit._cli._autoconfig_cmd:autoconfig",
+        "Propose server settings for an address as a YAML account block.",
+    ),
 }
 
 
