@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mailconduit import Account, Secret
+from mailconduit import Account, Address, Certificate, Secret
 from mailconduit.testing import canary, missing_server
 from mailconduit_smime import EncryptSettings, SignSettings, SmimeSettings
+from mailconduit_smime._certs import certificate_facts
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -91,11 +92,14 @@ class Pki:
         usage: dict[str, bool] | None = None,
     ) -> Identity:
         self._n += 1
-        key: Any = (
-            ec.generate_private_key(ec.SECP256R1())
-            if kind == "ec"
-            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        )
+        key: Any
+        if kind == "ed25519":
+            key = ed25519.Ed25519PrivateKey.generate()
+        elif kind.startswith("ec"):  # "ec" (P-256), "ec384", "ec521"
+            curve = {"ec": ec.SECP256R1(), "ec384": ec.SECP384R1(), "ec521": ec.SECP521R1()}[kind]
+            key = ec.generate_private_key(curve)
+        else:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         flags = dict.fromkeys(
             (
                 "digital_signature",
@@ -111,7 +115,7 @@ class Pki:
             False,
         )
         flags.update(
-            usage or ({"digital_signature": True, "key_agreement": True} if kind == "ec" else ENCRYPT_USAGE)
+            usage or ({"digital_signature": True, "key_agreement": True} if kind != "rsa" else ENCRYPT_USAGE)
         )
         cert = (
             x509.CertificateBuilder()
@@ -205,6 +209,16 @@ def make_account(tmp_path: Path, pki: Pki) -> MakeAccount:
         return Account(name="alice", email=email, sections={"smime": smime})
 
     return make
+
+
+def lookup_for(*identities: Identity) -> Callable[..., dict[Address, list[Certificate]]]:
+    """A certificate lookup that knows exactly ``identities`` (as the ``files`` source)."""
+    table = {i.address: certificate_facts(i.cert, "files") for i in identities}
+
+    def lookup(addresses: list[Address]) -> dict[Address, list[Certificate]]:
+        return {a: [table[a.addr_spec]] if a.addr_spec in table else [] for a in addresses}
+
+    return lookup
 
 
 def message(to: str = "bob@example.test", body: str = "Hello Bob,\n\nthe invoice is attached.\n") -> bytes:

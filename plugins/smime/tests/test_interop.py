@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mailconduit import Account, Address, Certificate
+from mailconduit import Account
 from mailconduit_smime import (
     DecryptTransform,
     EncryptTransform,
@@ -16,9 +16,8 @@ from mailconduit_smime import (
     VerifyTransform,
     transforms_for,
 )
-from mailconduit_smime._certs import certificate_facts
 
-from .conftest import Identity, MakeAccount, Pki, message
+from .conftest import Identity, MakeAccount, Pki, lookup_for, message
 
 OpenSsl = Callable[..., subprocess.CompletedProcess[bytes]]
 MIMEKIT = Path("/work/shared/corpora/mimekit/smime/thunderbird-signed.txt")
@@ -26,15 +25,6 @@ MIMEKIT = Path("/work/shared/corpora/mimekit/smime/thunderbird-signed.txt")
 
 def _of(account: Account, kind: type) -> object:
     return next(t for t in transforms_for(account) if isinstance(t, kind))
-
-
-def lookup_for(*identities: Identity) -> Callable[..., dict[Address, list[Certificate]]]:
-    table = {i.address: certificate_facts(i.cert, "files") for i in identities}
-
-    def lookup(addresses: list[Address]) -> dict[Address, list[Certificate]]:
-        return {a: [table[a.addr_spec]] if a.addr_spec in table else [] for a in addresses}
-
-    return lookup
 
 
 @pytest.mark.parametrize("kind", ["rsa", "ec"])

@@ -24,7 +24,8 @@ def people(pki: Pki) -> dict[str, Identity]:
         "future": pki.issue("future@example.test", not_before=NOW + 10 * DAY, not_after=NOW + 90 * DAY),
         "revoked": pki.issue("revoked@example.test"),
         "usage": pki.issue("usage@example.test", usage={"digital_signature": True}),
-        "ec": pki.issue("ec@example.test", kind="ec"),
+        "ec-usage": pki.issue("ec-usage@example.test", kind="ec", usage={"digital_signature": True}),
+        "ed25519": pki.issue("ed25519@example.test", kind="ed25519"),
     }
 
 
@@ -56,7 +57,8 @@ EXPECTED = {
     "future@example.test": "not valid before",
     "revoked@example.test": "revoked on",
     "usage@example.test": "does not allow keyEncipherment",
-    "ec@example.test": "not supported",
+    "ec-usage@example.test": "does not allow keyAgreement",
+    "ed25519@example.test": "only RSA and EC keys",
     "mismatch@example.test": "not this address",
     "missing@example.test": "no certificate found",
 }

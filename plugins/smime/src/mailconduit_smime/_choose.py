@@ -1,8 +1,9 @@
 """Choosing one usable encryption certificate per recipient, with a reason for every one refused.
 
 The core merges what every source offered (LDAP, files, mail received); this module decides which
-of those can be encrypted to now: it names the address, is valid now, allows key encipherment,
-is not revoked per the configured CRLs, and has a key type this plugin can encrypt to (RSA).
+of those can be encrypted to now: it names the address, is valid now, has a key type this plugin
+can encrypt to (RSA, or EC by key agreement), allows that use of the key (keyEncipherment for RSA,
+keyAgreement for EC), and is not revoked per the configured CRLs.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def refusal(
 ) -> str | None:
     """Why ``certificate`` cannot be used to encrypt to ``address`` now, or None when it can."""
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     where = f"{certificate.source or 'a source'} certificate {certificate.subject!r}"
     if not certificate.names(address):
@@ -73,12 +74,17 @@ def refusal(
     if now > certificate.not_after:
         return f"{where} expired on {_when(certificate.not_after)}"
     cert = x509.load_der_x509_certificate(certificate.der)
-    if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-        kind = type(cert.public_key()).__name__.removeprefix("_")
-        return f"{where} has a {kind} key; encrypting to non-RSA keys (key agreement) is not supported"
-    if certificate.key_usage and "keyEncipherment" not in certificate.key_usage:
+    public = cert.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        needed = "keyEncipherment"
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        needed = "keyAgreement"
+    else:
+        kind = type(public).__name__.removeprefix("_")
+        return f"{where} has a {kind} key; only RSA and EC keys can be encrypted to"
+    if certificate.key_usage and needed not in certificate.key_usage:
         usages = ", ".join(sorted(certificate.key_usage))
-        return f"{where} does not allow keyEncipherment (key usage: {usages})"
+        return f"{where} does not allow {needed} (key usage: {usages})"
     revoked = _revoked(cert, crls)
     if revoked is not None:
         return f"{where} was revoked on {_when(revoked)} (configured CRLs)"

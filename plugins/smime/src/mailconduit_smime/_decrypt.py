@@ -1,8 +1,9 @@
 """Opening enveloped (encrypted) S/MIME mail with the account's key.
 
-cryptography decrypts AES-CBC enveloped data with RSA PKCS#1 v1.5 key transport. Anything else
-(3DES or RC2 content, RSA-OAEP key transport, EC key agreement, AES-GCM AuthEnvelopedData) is
-recognised with asn1crypto first and refused with an error that names the algorithm.
+``_envelope`` decrypts AES-CBC enveloped data with RSA PKCS#1 v1.5 key transport (RSA keys) or
+ECDH key agreement (EC keys), also when the message has entries of both kinds. Anything else
+(3DES or RC2 content, RSA-OAEP key transport, ECMQV, AES-GCM AuthEnvelopedData) is refused with
+an error that names the algorithm.
 
 EFAIL (RELIABILITY.md E6): when the encrypted entity sits inside a multipart next to other parts,
 only the decrypted entity is returned, under the outer headers: its own document, never joined
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["Decrypted", "decrypt_message", "find_enveloped", "is_enveloped"]
 
 _PKCS7_MIME = ("application/pkcs7-mime", "application/x-pkcs7-mime")
-_CIPHERS = {"aes128_cbc": "AES-128-CBC", "aes192_cbc": "AES-192-CBC", "aes256_cbc": "AES-256-CBC"}
 
 
 @define(frozen=True)
@@ -41,12 +41,15 @@ class Decrypted:
         part: where the encrypted entity was (``""`` for the whole message, ``"2"`` for the second
             part of the top multipart, ``"2.1"`` ...).
         other_parts: how many unencrypted leaf parts surrounded it (left out of ``data``).
+        key_method: how the content key reached this account (``RSA key transport``, or the
+            ECDH scheme and key wrap).
     """
 
     data: bytes
     cipher: str
     part: str = ""
     other_parts: int = 0
+    key_method: str = ""
 
 
 def is_enveloped(part: Message) -> bool:
@@ -79,70 +82,6 @@ def find_enveloped(data: bytes) -> tuple[str, bytes, int] | None:
     return None
 
 
-def _check_algorithms(der: bytes, cert: x509.Certificate) -> str:
-    from asn1crypto import cms
-
-    try:
-        info = cms.ContentInfo.load(der)
-        kind = info["content_type"].native
-    except ValueError as exc:
-        raise SmimeError(f"the encrypted part is not a CMS structure ({exc}); it cannot be opened") from None
-    if kind == "authenticated_enveloped_data":
-        raise SmimeError(
-            "the message uses AuthEnvelopedData (AES-GCM, RFC 5083), which this plugin cannot decrypt; "
-            "ask the sender to use AES-CBC (EnvelopedData)"
-        )
-    if kind != "enveloped_data":
-        raise SmimeError(f"the encrypted part holds CMS {kind!r}, not enveloped data; it cannot be decrypted")
-    envelope = info["content"]
-    algorithm = envelope["encrypted_content_info"]["content_encryption_algorithm"]["algorithm"].native
-    if algorithm not in _CIPHERS:
-        raise SmimeError(
-            f"the message is encrypted with {algorithm!r} (e.g. 3DES or RC2), which this plugin cannot "
-            "decrypt; ask the sender to use AES"
-        )
-    matched = False
-    for recipient in envelope["recipient_infos"]:
-        if recipient.name != "ktri":
-            continue
-        ktri = recipient.chosen
-        rid = ktri["rid"]
-        if rid.name == "issuer_and_serial_number":
-            ours = rid.chosen["serial_number"].native == cert.serial_number and (
-                rid.chosen["issuer"].dump() == cert.issuer.public_bytes()
-            )
-        else:
-            ours = rid.chosen.native == _ski(cert)
-        if not ours:
-            continue
-        matched = True
-        transport = ktri["key_encryption_algorithm"]["algorithm"].native
-        if transport not in {"rsaes_pkcs1v15", "rsa"}:
-            raise SmimeError(
-                f"the message's key is wrapped with {transport!r} (e.g. RSA-OAEP), which this plugin "
-                "cannot decrypt; only RSA PKCS#1 v1.5 key transport is supported"
-            )
-    if not matched:
-        kinds = sorted({r.name for r in envelope["recipient_infos"]})
-        if "kari" in kinds:
-            raise SmimeError(
-                "the message is encrypted by key agreement (EC keys), which this plugin cannot decrypt"
-            )
-        raise SmimeError(
-            f"the message is not encrypted for this account's certificate {cert.subject.rfc4514_string()!r}"
-        )
-    return _CIPHERS[algorithm]
-
-
-def _ski(cert: x509.Certificate) -> bytes | None:
-    from cryptography import x509
-
-    try:
-        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-    except x509.ExtensionNotFound:
-        return None
-
-
 def decrypt_message(data: bytes, key: PrivateKeyTypes, cert: x509.Certificate) -> Decrypted:
     """Decrypt the message's encrypted entity with ``key``/``cert``.
 
@@ -150,19 +89,12 @@ def decrypt_message(data: bytes, key: PrivateKeyTypes, cert: x509.Certificate) -
         SmimeError: nothing is encrypted, the algorithm is not supported (named), the message is
             for another certificate, or decryption failed.
     """
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import pkcs7
+    from mailconduit_smime._envelope import open_envelope
 
     found = find_enveloped(data)
     if found is None:
         raise SmimeError("the message has no encrypted (application/pkcs7-mime) part")
     path, der, others = found
-    cipher = _check_algorithms(der, cert)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise SmimeError(f"cannot decrypt with a {type(key).__name__}: only RSA keys are supported")
-    try:
-        entity = pkcs7.pkcs7_decrypt_der(der, cert, key, [])
-    except ValueError as exc:
-        raise SmimeError(f"decryption failed ({exc}); the message may be damaged") from None
+    opened = open_envelope(der, key, cert)
     outer, _ = split(data)
-    return Decrypted(join(outer, crlf(entity)), cipher, path, others)
+    return Decrypted(join(outer, crlf(opened.content)), opened.cipher, path, others, opened.key_method)

@@ -1,4 +1,4 @@
-"""Encrypting a message's MIME entity for its recipients: AES-256-CBC enveloped data, RSA key transport."""
+"""Encrypting a message's MIME entity for its recipients: AES-256-CBC enveloped data, RSA and EC keys."""
 
 from __future__ import annotations
 
@@ -16,19 +16,14 @@ __all__ = ["encrypt_message"]
 def encrypt_message(data: bytes, recipients: Sequence[x509.Certificate]) -> bytes:
     """Return ``data`` with its MIME entity enveloped for ``recipients`` (outer headers kept, CRLF).
 
+    RSA recipients get RSA PKCS#1 v1.5 key transport, EC recipients ephemeral-static ECDH key
+    agreement (RFC 5753); both kinds may be mixed in one message (see ``_envelope``).
+
     Raises:
         ValueError: no recipients were given.
-        TypeError: a recipient certificate has a key cryptography cannot encrypt to (not RSA).
+        TypeError: a recipient certificate has a key that is neither RSA nor EC.
     """
-    from cryptography.hazmat.primitives.ciphers import algorithms
-    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+    from mailconduit_smime._envelope import seal
 
-    if not recipients:
-        raise ValueError("no recipient certificates to encrypt to")
     outer, entity = split(data)
-    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(entity)
-    builder = builder.set_content_encryption_algorithm(algorithms.AES256)
-    for cert in recipients:
-        builder = builder.add_recipient(cert)
-    der = builder.encrypt(Encoding.DER, [pkcs7.PKCS7Options.Binary])
-    return join(outer, pkcs7_mime(der, "enveloped-data"))
+    return join(outer, pkcs7_mime(seal(entity, recipients), "enveloped-data"))

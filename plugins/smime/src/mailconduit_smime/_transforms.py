@@ -67,12 +67,13 @@ class SignTransform:
 
 
 class EncryptTransform:
-    """Encrypts outgoing mail for every recipient and the sender (AES-256, RSA key transport).
+    """Encrypts outgoing mail for every recipient and the sender (AES-256; RSA or EC recipient keys).
 
-    Recipients come from the To, Cc and Bcc headers, or from :meth:`apply_for` (the envelope).
-    When a recipient has no usable certificate and encryption is required, :meth:`apply` raises
-    ``RecipientCertificateError`` listing every such recipient; otherwise the message goes on
-    unencrypted and the annotations say why.
+    Recipients are the envelope's when the core passes them (``apply(data, recipients=...)``: the
+    outbox does, so Bcc recipients, who are not in the bytes, are encrypted to as well); otherwise
+    the To, Cc and Bcc headers. When a recipient has no usable certificate and encryption is
+    required, :meth:`apply` raises ``RecipientCertificateError`` listing every such recipient;
+    otherwise the message goes on unencrypted and the annotations say why.
     """
 
     direction = Direction.OUTGOING
@@ -111,9 +112,17 @@ class EncryptTransform:
         allowed = set(encrypt.certificates_from) if encrypt is not None else {"ldap", "files", "received"}
         return {a: [c for c in offered.get(a, ()) if not c.source or c.source in allowed] for a in recipients}
 
-    def apply(self, data: bytes) -> TransformResult:
-        """Encrypt for the recipients named in the headers."""
-        return self.apply_for(data, recipients_of(bytes(data)))
+    def apply(self, data: bytes, *, recipients: Sequence[Address] | None = None) -> TransformResult:
+        """Encrypt for ``recipients`` (the envelope's, Bcc included) or, without them, the headers'.
+
+        Args:
+            data: the message.
+            recipients: every envelope recipient, as the outbox passes them; None reads the To,
+                Cc and Bcc headers instead.
+        """
+        if recipients is None:
+            recipients = recipients_of(bytes(data))
+        return self.apply_for(data, recipients)
 
     def apply_for(self, data: bytes, recipients: Sequence[Address]) -> TransformResult:
         """Encrypt ``data`` for ``recipients`` (the envelope's, Bcc included) and the sender."""
@@ -177,6 +186,8 @@ class DecryptTransform:
                 },
             )
         notes = {"smime.encrypted": "yes", "smime.decrypted": "yes", "smime.cipher": opened.cipher}
+        if opened.key_method:
+            notes["smime.key_method"] = opened.key_method
         if opened.part:
             notes["smime.decrypted_part"] = opened.part
             notes["smime.unencrypted_parts_left_out"] = str(opened.other_parts)
