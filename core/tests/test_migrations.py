@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "secrets",
     "token_cache",
     "known_keys",
+    "runner_status",
     VERSION_TABLE,
 }
 

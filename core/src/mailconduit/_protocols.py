@@ -7,8 +7,10 @@ suite for each, and the built-in ``memory`` transport passes the same suites as 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from mailconduit._message import Message, Template
 from mailconduit._model import Account
 from mailconduit._types import (
     ActionResult,
@@ -29,6 +31,7 @@ __all__ = [
     "Action",
     "ActionContext",
     "Authenticator",
+    "FlaggingMailbox",
     "Mailbox",
     "ProbingTransport",
     "ReceiveTransport",
@@ -38,7 +41,7 @@ __all__ = [
     "Transform",
 ]
 
-MAILBOX_CAPABILITIES = frozenset({"folders", "uidvalidity", "delete", "move", "copy", "idle"})
+MAILBOX_CAPABILITIES = frozenset({"folders", "uidvalidity", "delete", "move", "copy", "idle", "flags"})
 """Capability names a ``Mailbox`` may report."""
 
 
@@ -122,6 +125,15 @@ class Mailbox(Protocol):
 
 
 @runtime_checkable
+class FlaggingMailbox(Mailbox, Protocol):
+    """A mailbox that can set flags (``flags`` in its capabilities): IMAP ``UID STORE +FLAGS``."""
+
+    def add_flags(self, folder: str, refs: Sequence[MessageRef], flags: Sequence[str]) -> None:
+        r"""Add ``flags`` (``\Seen``, ``\Flagged``, keywords) to exactly ``refs``."""
+        ...
+
+
+@runtime_checkable
 class ReceiveTransport(Protocol):
     """Opens mailboxes for an account (``imap``, ``pop3``, ``memory``, or one of your own)."""
 
@@ -174,6 +186,53 @@ class ActionContext(Protocol):
 
     def keep(self, message: StoredMessage, facts: Mapping[str, str]) -> None:
         """Record ``facts`` about ``message`` in the store, durably, with the batch's results."""
+        ...
+
+    @property
+    def pipeline(self) -> str | None:
+        """The name of the pipeline running the step (None for ``replicate`` called from Python)."""
+        ...
+
+    @property
+    def config(self) -> Any:
+        """The ``mailconduit.Config`` the run was started from (other accounts, templates), or None.
+
+        Typed ``Any`` here only so that this module stays free of the configuration machinery.
+        """
+        ...
+
+    def queue(self, message: Message, *, account: str | None = None, at: datetime | None = None) -> None:
+        """Queue ``message`` in the outbox of ``account`` (default: the receiving account).
+
+        It is composed now (Message-ID, Date, outgoing transforms) and written with the batch's
+        results, so a crash before that commit queues nothing and the rerun queues it once.
+
+        Raises:
+            LookupError: no such account; ConfigError: it cannot send; MessageError: the message
+                cannot be composed. The step fails and its message is marked, as for any raise.
+        """
+        ...
+
+    def change_on_server(
+        self, message: StoredMessage, *, move_to: str | None = None, add_flags: Sequence[str] = ()
+    ) -> None:
+        """Ask for ``message`` to be flagged and/or moved on the server once every step accepted it.
+
+        The change is recorded with the batch's results and applied with the after-replication
+        action (flags first, then the move, which replaces the pipeline's own move or delete). A
+        message some step rejected is left untouched on the server.
+
+        Raises:
+            ValueError: a flag holds a space, CR, LF or NUL, or nothing was asked.
+        """
+        ...
+
+    def template(self, name: str) -> Template:
+        """The template ``name``: from the store, else from the configured templates folder.
+
+        Raises:
+            LookupError: no such template (the message says where it looked).
+        """
         ...
 
 

@@ -10,7 +10,7 @@ change whose key is from an older UIDVALIDITY is never sent: it could name anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -19,7 +19,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailconduit._model import AfterReplication, MoveTo
-from mailconduit._protocols import Mailbox
+from mailconduit._outbox._repo import enqueue
+from mailconduit._protocols import FlaggingMailbox, Mailbox
 from mailconduit._replicate._crash import Boundary, checkpoint
 from mailconduit._replicate._plan import format_key
 from mailconduit._replicate._process import Outcome
@@ -57,8 +58,13 @@ def commit_results(
     folder: str,
     outcomes: Sequence[Outcome],
     after: AfterReplication | MoveTo,
+    already_known: Collection[int] = (),
 ) -> None:
-    """Write the batch's results and, for accepted messages, known keys and pending changes (commit 2)."""
+    """Write the batch's results and, for accepted messages, known keys and pending changes (commit 2).
+
+    Messages in ``already_known`` (a replay of a finished message) get their results, logs and
+    queued mail, but no second known key or server change.
+    """
     if not outcomes:
         return
     now = utcnow()
@@ -111,7 +117,7 @@ def commit_results(
     ]
     if logs:
         session.execute(insert(EmailLog), logs)
-    accepted = [o for o in outcomes if o.accepted]
+    accepted = [o for o in outcomes if o.accepted and o.item.id not in already_known]
     if accepted:
         session.execute(
             insert(KnownKey),
@@ -127,21 +133,39 @@ def commit_results(
                 for o in accepted
             ],
         )
-    change = _pending_action(after)
-    if change is not None and accepted:
-        session.execute(
-            insert(PendingChange),
-            [
-                {
-                    "message_id": o.item.id,
-                    "action": change[0],
-                    "target_folder": change[1],
-                    "state": PendingState.PENDING,
-                    "created_at": now,
-                }
-                for o in accepted
-            ],
+    changes = [change for o in accepted for change in _changes(o, _pending_action(after), now)]
+    if changes:
+        session.execute(insert(PendingChange), changes)
+    for outcome in outcomes:
+        for queued in outcome.queued:
+            enqueue(session, queued.account, queued.prepared, at=queued.at, now=now)
+
+
+def _changes(
+    outcome: Outcome, after: tuple[PendingAction, str | None] | None, now: Any
+) -> list[dict[str, object]]:
+    """The pending changes of an accepted message: its steps' flags, then its steps' move or ``after``."""
+    rows: list[dict[str, object]] = []
+
+    def add(action: PendingAction, target: str | None = None, flags: str | None = None) -> None:
+        rows.append(
+            {
+                "message_id": outcome.item.id,
+                "action": action,
+                "target_folder": target,
+                "flags": flags,
+                "state": PendingState.PENDING,
+                "created_at": now,
+            }
         )
+
+    if outcome.add_flags:
+        add(PendingAction.FLAG, flags=" ".join(outcome.add_flags))
+    if outcome.move_to is not None:
+        add(PendingAction.MOVE, outcome.move_to)
+    elif after is not None:
+        add(*after)
+    return rows
 
 
 def _log_row(account: str, outcome: Outcome, level: str, text: str, now: Any) -> dict[str, object]:
@@ -182,6 +206,7 @@ def apply_pending(
             PendingChange.id,
             PendingChange.action,
             PendingChange.target_folder,
+            PendingChange.flags,
             MessageRow.uidvalidity,
             MessageRow.uid,
             MessageRow.uidl,
@@ -204,15 +229,19 @@ def apply_pending(
     for row in rows:
         if row.uidl is None and row.uidvalidity != uidvalidity:
             continue  # a stale key: that UID may now be another message
-        ids, refs = groups.setdefault((row.action, row.target_folder), ([], []))
+        detail = row.flags if row.action is PendingAction.FLAG else row.target_folder
+        ids, refs = groups.setdefault((row.action, detail), ([], []))
         ids.append(row.id)
         key = format_key(row.uidvalidity, row.uid, row.uidl)
         if all(r.key != key for r in refs):
             refs.append(MessageRef(key))
     moved = deleted = 0
     done: list[int] = []
-    for (action, target), (ids, refs) in groups.items():
-        if action is PendingAction.DELETE:
+    flags_first = sorted(groups.items(), key=lambda group: group[0][0] is not PendingAction.FLAG)
+    for (action, target), (ids, refs) in flags_first:
+        if action is PendingAction.FLAG:
+            _add_flags(mailbox, folder, refs, (target or "").split())
+        elif action is PendingAction.DELETE:
             mailbox.delete(folder, refs)
             deleted += len(refs)
         else:
@@ -230,6 +259,12 @@ def apply_pending(
         )
     checkpoint(Boundary.CHANGES_MARKED, batch_number)
     return Applied(moved=moved, deleted=deleted)
+
+
+def _add_flags(mailbox: Mailbox, folder: str, refs: Sequence[MessageRef], flags: Sequence[str]) -> None:
+    """Flag ``refs``; a mailbox that cannot (POP3) gets nothing, which the pipeline check prevents."""
+    if isinstance(mailbox, FlaggingMailbox) and "flags" in mailbox.capabilities():
+        mailbox.add_flags(folder, refs, flags)
 
 
 def advance_state(session: Session, *, account: str, folder: str, uidvalidity: int | None) -> None:

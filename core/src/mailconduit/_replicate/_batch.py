@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
+from sqlalchemy import select
 
 from mailconduit._model import Account, AfterReplication, MoveTo, ReceiveSettings
 from mailconduit._plugins import PluginSet
@@ -19,9 +20,13 @@ from mailconduit._protocols import Mailbox, Transform
 from mailconduit._replicate._apply import advance_state, apply_pending, commit_results
 from mailconduit._replicate._crash import Boundary, checkpoint
 from mailconduit._replicate._ingest import ingest
-from mailconduit._replicate._process import Step, process_batch
+from mailconduit._replicate._process import BatchContext, Step, process_batch
 from mailconduit._store import Store
-from mailconduit._types import MessageRef, RawMail, RunInfo, StoredBatch
+from mailconduit._store._models import MessageRow
+from mailconduit._types import MessageRef, RawMail, RunInfo, RunResult, StoredBatch
+
+if TYPE_CHECKING:
+    from mailconduit._config import Config
 
 __all__ = ["BatchCounts", "RunContext", "run_batch", "safe_hook"]
 
@@ -47,6 +52,9 @@ class RunContext:
     plugins: PluginSet
     run: RunInfo
     steps: Sequence[Step]
+    on_error: Sequence[Step] = ()
+    pipeline: str | None = None
+    config: Config | None = None
     transforms: Sequence[Transform] = field(factory=list)
     uidvalidity: int | None = None
     uidvalidity_keys: bool = True
@@ -69,6 +77,11 @@ class BatchCounts:
     moved: int = 0
     deleted: int = 0
 
+    @classmethod
+    def of(cls, result: RunResult) -> BatchCounts:
+        """The counts of a run's result."""
+        return cls(result.fetched, result.stored, result.known, result.failed, result.moved, result.deleted)
+
     def add(self, other: BatchCounts) -> None:
         """Add ``other``'s counts to these."""
         for name in ("fetched", "stored", "known", "failed", "moved", "deleted"):
@@ -81,6 +94,15 @@ def _fetch(mailbox: Mailbox, folder: str, refs: Sequence[MessageRef], number: in
         mails.append(mail)
         checkpoint(Boundary.FETCHED, number, index)
     return mails
+
+
+def _previous(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The stored annotations of messages seen by an earlier run (which steps they finished)."""
+    if not ids:
+        return {}
+    with store.session(readonly=True) as session:
+        rows = session.execute(select(MessageRow.id, MessageRow.annotations).where(MessageRow.id.in_(ids)))
+        return {row.id: dict(row.annotations or {}) for row in rows}
 
 
 def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], number: int) -> BatchCounts:
@@ -97,6 +119,9 @@ def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], num
             reconcile=ctx.reconcile,
         )
     checkpoint(Boundary.RAW_COMMITTED, number)
+    context = BatchContext(
+        ctx.account, pipeline=ctx.pipeline, config=ctx.config, store=ctx.store, plugins=ctx.plugins
+    )
     outcomes = process_batch(
         items,
         account=ctx.account,
@@ -105,6 +130,9 @@ def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], num
         steps=ctx.steps,
         batch_number=number,
         max_message_size=ctx.receive.max_message_size,
+        on_error=ctx.on_error,
+        context=context,
+        previous=_previous(ctx.store, [i.id for i in items if not i.created and not i.done]),
     )
     with ctx.store.session() as session:
         commit_results(session, account=name, folder=ctx.folder, outcomes=outcomes, after=ctx.after)

@@ -12,8 +12,9 @@ from mailconduit._errors import ConfigError
 from mailconduit._model import Account, AfterReplication, MoveTo, ReceiveSettings
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Mailbox
+from mailconduit._types import Credentials
 
-__all__ = ["check_mailbox", "open_mailbox", "receive_settings"]
+__all__ = ["check_mailbox", "open_mailbox", "open_with_credentials", "receive_settings"]
 
 
 def receive_settings(account: Account) -> ReceiveSettings:
@@ -32,12 +33,17 @@ def receive_settings(account: Account) -> ReceiveSettings:
 
 def open_mailbox(account: Account, plugins: PluginSet) -> Mailbox:
     """Connect and log in with the account's receive transport and authenticator."""
+    return open_with_credentials(account, plugins)[0]
+
+
+def open_with_credentials(account: Account, plugins: PluginSet) -> tuple[Mailbox, Credentials | None]:
+    """``open_mailbox``, also giving the credentials used (a watch re-logs in before a token lapses)."""
     receive = receive_settings(account)
     transport = plugins.receive_transport(receive.protocol)
     credentials = None
     if account.auth is not None:
         credentials = plugins.authenticator(account.auth.method).credentials(account, receive.protocol)
-    return transport.open(account, credentials)
+    return transport.open(account, credentials), credentials
 
 
 def check_mailbox(mailbox: Mailbox, account: Account, folder: str) -> frozenset[str]:

@@ -254,6 +254,8 @@ def replicate(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     steps: Sequence[StepSpec] | None = None,
+    on_error: Sequence[StepSpec] = (),
+    pipeline: str | None = None,
 ) -> RunResult:
     """Replicate one account's folder into the store once, and apply the after-replication action.
 
@@ -270,7 +272,11 @@ def replicate(
         cancel: set it to stop after the batch in hand.
         steps: the per-message steps (default: ``["store"]``): action names, ``(name, settings)``
             pairs or ``Action`` callables. A step that raises or rejects leaves its message on the
-            server, marked with the reason, and it is retried next run.
+            server, marked with the reason, and it is retried next run; the steps it finished
+            are remembered and not run again for it.
+        on_error: steps run for each message the steps did not accept (their own failures are
+            logged only).
+        pipeline: the name of the pipeline running this (what ``ActionContext.pipeline`` says).
 
     Returns:
         The summary (fetched, stored, known, failed, moved, deleted, remaining), or an
@@ -294,6 +300,9 @@ def replicate(
             plugins=plugins,
             run=run,
             steps=resolve_steps(plugins, steps),
+            on_error=resolve_steps(plugins, on_error),
+            pipeline=pipeline,
+            config=config,
         )
         mailbox = open_mailbox(acct, plugins)
         try:

@@ -4,6 +4,11 @@ IDLE is a hint, not the source of truth: after every wake-up and every reconnect
 is new against the store's known keys, so nothing that arrived while waiting or disconnected is
 missed. A temporary transport error closes the connection and reconnects after the account's
 ``reconnect_backoff`` (exponential with jitter); the clock and the sleep are injectable.
+
+A bearer token cannot be renewed inside an IMAP session (there is no second AUTHENTICATE), so a
+wait ends ``TOKEN_MARGIN`` before the token lapses; the connection is closed, opened again with a
+fresh token, and the resync run picks up whatever arrived in between. When another replicator holds
+the folder (PostgreSQL), the watch holds no connection and tries again after one interval.
 """
 
 from __future__ import annotations
@@ -13,37 +18,72 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+
+from attrs import define, evolve
 
 from mailconduit._errors import TransportError
 from mailconduit._model import Account
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Mailbox
 from mailconduit._replicate._batch import BatchCounts, RunContext, safe_hook
-from mailconduit._replicate._open import open_mailbox, receive_settings
-from mailconduit._replicate._run import Mode, StepSpec, new_run, resolve_account, resolve_steps, run_once
+from mailconduit._replicate._open import open_with_credentials, receive_settings
+from mailconduit._replicate._run import (
+    AlreadyRunning,
+    Mode,
+    StepSpec,
+    new_run,
+    resolve_account,
+    resolve_steps,
+    run_once,
+)
 from mailconduit._retry import backoff_delay
 from mailconduit._store import Store
-from mailconduit._types import RunResult
+from mailconduit._types import Credentials, RunResult
 
 if TYPE_CHECKING:
     from mailconduit._config import Config
 
-__all__ = ["watch"]
+__all__ = ["CANCEL_CHECK", "TOKEN_MARGIN", "watch"]
 
 log = logging.getLogger("mailconduit.replicate")
 
 CANCEL_CHECK = 5.0
 """Longest single IDLE wait: ``cancel`` is looked at (and IDLE re-issued) at least this often."""
 
+TOKEN_MARGIN = timedelta(minutes=5)
+"""A wait ends this long before the session's bearer token lapses, to log in again with a new one."""
 
-def _idle(mailbox: Mailbox, folder: str, refresh: float, stop: threading.Event) -> None:
-    """IDLE until new mail, ``refresh`` seconds, or ``stop``; the wait is cut into ``CANCEL_CHECK`` slices."""
-    deadline = time.monotonic() + refresh
+
+def _idle(mailbox: Mailbox, folder: str, seconds: float, stop: threading.Event) -> None:
+    """IDLE until new mail, ``seconds``, or ``stop``; the wait is cut into ``CANCEL_CHECK`` slices."""
+    deadline = time.monotonic() + seconds
     while not stop.is_set():
         left = deadline - time.monotonic()
         if left <= 0 or mailbox.wait(folder, min(left, CANCEL_CHECK)):
             return
+
+
+def _until_relogin(credentials: Credentials | None, margin: timedelta) -> float | None:
+    """Seconds until the session must log in again for a fresh token (None: never)."""
+    if credentials is None or credentials.expires_at is None:
+        return None
+    return max(0.0, (credentials.expires_at - margin - datetime.now(UTC)).total_seconds())
+
+
+@define
+class _Connection:
+    """The watch's open mailbox and the credentials it logged in with."""
+
+    mailbox: Mailbox | None = None
+    credentials: Credentials | None = None
+    mode: Mode = "polling"
+
+    def close(self) -> None:
+        if self.mailbox is not None:
+            self.mailbox.close()
+        self.mailbox, self.credentials = None, None
 
 
 def watch(
@@ -55,9 +95,14 @@ def watch(
     folder: str | None = None,
     cancel: threading.Event | None = None,
     steps: Sequence[StepSpec] | None = None,
+    on_error: Sequence[StepSpec] = (),
+    pipeline: str | None = None,
     on_result: Callable[[RunResult], None] | None = None,
+    on_failure: Callable[[BaseException], None] | None = None,
+    subscribe: bool | None = None,
     sleep: Callable[[float], object] | None = None,
     rng: random.Random | None = None,
+    token_margin: timedelta = TOKEN_MARGIN,
 ) -> RunResult:
     """Replicate ``account``'s folder whenever new mail may have arrived, until ``cancel`` is set.
 
@@ -66,7 +111,8 @@ def watch(
     ``CANCEL_CHECK`` seconds so that ``cancel`` ends a quiet wait) where the mailbox has ``idle``, else
     sleeps ``poll_every``. Temporary transport errors reconnect after ``reconnect_backoff``;
     permanent ones (authentication, TLS, configuration) are raised. The schedule grows with every
-    drop until a connection lasts through a whole wait.
+    drop until a connection lasts through a whole wait. A session whose bearer token is about to
+    lapse is closed and opened again with a fresh token, then resynced.
 
     Args:
         account: the account, or its name in ``config``.
@@ -76,9 +122,14 @@ def watch(
         folder: the folder (default: the account's, else INBOX).
         cancel: set it to stop; checked after every run and every wait.
         steps: the per-message steps, as for ``replicate``.
+        on_error: steps run for a message the steps did not accept, as for ``replicate``.
+        pipeline: the pipeline's name, as for ``replicate``.
         on_result: called with every run's result.
+        on_failure: called with every error the watch survives (it reconnects after it).
+        subscribe: False polls even where IDLE exists; None or True use IDLE where the server has it.
         sleep: waits the given seconds (default: waiting on ``cancel``, so setting it ends a sleep).
         rng: the random source of the backoff jitter.
+        token_margin: how long before a bearer token lapses the session logs in again.
 
     Returns:
         The totals of every run (``mode`` is ``idle`` or ``polling``, as last used).
@@ -88,65 +139,59 @@ def watch(
     where = folder or receive.effective_folder
     stop = cancel or threading.Event()
     pause = sleep or stop.wait
-    resolved = resolve_steps(plugins, steps)
+    template = RunContext(
+        account=acct,
+        receive=receive,
+        folder=where,
+        store=store,
+        plugins=plugins,
+        run=new_run(acct, where, "polling", stop),
+        steps=resolve_steps(plugins, steps),
+        on_error=resolve_steps(plugins, on_error),
+        pipeline=pipeline,
+        config=config,
+    )
     totals = BatchCounts()
-    mailbox: Mailbox | None = None
-    mode: Mode = "polling"
+    conn = _Connection()
     failures = 0
     try:
         while not stop.is_set():
-            run = new_run(acct, where, mode, stop)
+            run = new_run(acct, where, conn.mode, stop)
             try:
-                if mailbox is None:
-                    mailbox = open_mailbox(acct, plugins)
-                    mode = "idle" if "idle" in mailbox.capabilities() else "polling"
-                    run.mode = mode
-                ctx = RunContext(
-                    account=acct,
-                    receive=receive,
-                    folder=where,
-                    store=store,
-                    plugins=plugins,
-                    run=run,
-                    steps=resolved,
-                )
-                result = run_once(ctx, mailbox)
-                totals.add(
-                    BatchCounts(
-                        result.fetched,
-                        result.stored,
-                        result.known,
-                        result.failed,
-                        result.moved,
-                        result.deleted,
-                    )
-                )
+                if conn.mailbox is None:
+                    conn.mailbox, conn.credentials = open_with_credentials(acct, plugins)
+                    idle = subscribe is not False and "idle" in conn.mailbox.capabilities()
+                    conn.mode = run.mode = "idle" if idle else "polling"
+                result = run_once(evolve(template, run=run), conn.mailbox)
+                totals.add(BatchCounts.of(result))
                 if on_result is not None:
                     on_result(result)
+                if isinstance(result, AlreadyRunning):
+                    conn.close()  # hold nothing while another replicator has the folder
+                    pause(_interval(receive, conn.mode))
+                    continue
                 if stop.is_set() or result.remaining:
                     continue
-                if mode == "idle":
-                    _idle(mailbox, where, receive.idle_refresh.total_seconds(), stop)
-                else:
-                    pause(receive.poll_every.total_seconds())
+                _wait(conn, where, receive=receive, stop=stop, pause=pause, margin=token_margin)
                 failures = 0  # the connection lasted a whole wait: the next drop starts the schedule afresh
             except TransportError as exc:
                 safe_hook("on_run_error", plugins.hooks.on_run_error, exc, run)
+                if on_failure is not None:
+                    on_failure(exc)
                 if not exc.temporary:
                     raise
-                if mailbox is not None:
-                    mailbox.close()
-                    mailbox = None
+                conn.close()
                 failures += 1
                 delay = backoff_delay(failures, receive.reconnect_backoff, rng).total_seconds()
                 log.warning("account %s, folder %s: %s; reconnecting in %.1f s", acct.name, where, exc, delay)
                 pause(delay)
             except Exception as exc:
                 safe_hook("on_run_error", plugins.hooks.on_run_error, exc, run)
+                if on_failure is not None:
+                    on_failure(exc)
                 raise
     finally:
-        if mailbox is not None:
-            mailbox.close()
+        conn.close()
     return RunResult(
         fetched=totals.fetched,
         stored=totals.stored,
@@ -154,5 +199,33 @@ def watch(
         failed=totals.failed,
         moved=totals.moved,
         deleted=totals.deleted,
-        mode=mode,
+        mode=conn.mode,
     )
+
+
+def _interval(receive: object, mode: Mode) -> float:
+    refresh: timedelta = getattr(receive, "idle_refresh" if mode == "idle" else "poll_every")
+    return refresh.total_seconds()
+
+
+def _wait(
+    conn: _Connection,
+    folder: str,
+    *,
+    receive: object,
+    stop: threading.Event,
+    pause: Callable[[float], object],
+    margin: timedelta,
+) -> None:
+    """Wait for the next run: IDLE or a sleep, ended early when the token must be renewed."""
+    seconds = _interval(receive, conn.mode)
+    relogin = _until_relogin(conn.credentials, margin)
+    if relogin is not None and relogin < seconds:
+        seconds = relogin
+    if conn.mode == "idle" and conn.mailbox is not None:
+        _idle(conn.mailbox, folder, seconds, stop)
+    else:
+        pause(seconds)
+    if relogin is not None and _until_relogin(conn.credentials, margin) == 0.0:
+        log.info("the session's token lapses within %s: logging in again with a fresh one", margin)
+        conn.close()

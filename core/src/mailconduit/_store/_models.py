@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -44,6 +45,7 @@ __all__ = [
     "PendingAction",
     "PendingChange",
     "PendingState",
+    "RunnerStatus",
     "SecretRow",
     "TemplateRow",
     "TokenCache",
@@ -81,6 +83,7 @@ class PendingAction(enum.StrEnum):
 
     DELETE = "delete"
     MOVE = "move"
+    FLAG = "flag"
 
 
 class PendingState(enum.StrEnum):
@@ -185,7 +188,10 @@ class FolderSync(Base):
 
 
 class PendingChange(Base):
-    """A server change (delete, move) committed with a batch's results and applied after it."""
+    """A server change committed with a batch's results and applied after it.
+
+    ``delete``, ``move`` (to ``target_folder``) or ``flag`` (the space-separated ``flags``).
+    """
 
     __tablename__ = "pending_changes"
     __table_args__ = (Index(None, "state", "message_id"),)
@@ -194,6 +200,7 @@ class PendingChange(Base):
     message_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="CASCADE"))
     action: Mapped[PendingAction] = mapped_column(StrEnumColumn(PendingAction, 16))
     target_folder: Mapped[str | None] = mapped_column(String(FOLDER))
+    flags: Mapped[str | None] = mapped_column(Text)
     state: Mapped[PendingState] = mapped_column(StrEnumColumn(PendingState, 16), default=PendingState.PENDING)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -263,3 +270,32 @@ class KnownKey(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RunnerStatus(Base):
+    """What a runner last reported about one of its jobs: a pipeline or an account's outbox worker.
+
+    One row per job (``kind``, ``name``), overwritten by whichever runner process runs it, so
+    ``mailconduit status`` and the health endpoint read the same facts on every machine.
+    """
+
+    __tablename__ = "runner_status"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    account: Mapped[str | None] = mapped_column(String(NAME))
+    folder: Mapped[str | None] = mapped_column(String(FOLDER))
+    runner: Mapped[str | None] = mapped_column(String(NAME))
+    state: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str | None] = mapped_column(String(16))
+    interval_seconds: Mapped[float | None] = mapped_column(Float)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lag: Mapped[int | None] = mapped_column(Integer)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
