@@ -44,6 +44,7 @@ __all__ = ["autoconfig"]
 @click.pass_obj
 def autoconfig(
     _ctx: CliContext,
+    *,
     address: str,
     name: str | None,
     offline: bool,
