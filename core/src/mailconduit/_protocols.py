@@ -263,7 +263,15 @@ class TemplateEngine(Protocol):
 
 @runtime_checkable
 class Transform(Protocol):
-    """A change applied to whole messages in one direction at one stage (sign, encrypt, decrypt, verify)."""
+    """A change applied to whole messages in one direction at one stage (sign, encrypt, decrypt, verify).
+
+    Envelope recipients: the bytes of an outgoing message do not name its Bcc recipients, yet an
+    encrypting transform must encrypt to them too. An outgoing transform whose ``apply`` has a
+    keyword parameter named ``recipients`` (with a default, so ``apply(data)`` keeps working) is
+    called by the outbox as ``apply(data, recipients=(Address, ...))`` with every envelope
+    recipient: To, then Cc, then Bcc, without duplicates. Transforms without that parameter get
+    the bytes alone, as before. ``TransformContract`` checks both forms.
+    """
 
     @property
     def direction(self) -> Direction:
@@ -276,5 +284,9 @@ class Transform(Protocol):
         ...
 
     def apply(self, data: bytes) -> TransformResult:
-        """Transform the message bytes; the input is never modified in place."""
+        """Transform the message bytes; the input is never modified in place.
+
+        An outgoing transform may add ``*, recipients: Sequence[Address] | None = None`` to get the
+        envelope recipients (see the class docstring).
+        """
         ...
