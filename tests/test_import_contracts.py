@@ -23,7 +23,11 @@ def _private_modules() -> set[str]:
 
 
 def _plugin_packages() -> set[str]:
-    return {p.parent.name for p in ROOT.glob("plugins/*/src/mailconduit_*/__init__.py")}
+    found = [
+        *ROOT.glob("plugins/*/src/mailconduit_*/__init__.py"),
+        *ROOT.glob("examples/*/src/mailconduit_*/__init__.py"),
+    ]
+    return {p.parent.name for p in found}
 
 
 def _plugin_contract() -> dict:
