@@ -4,12 +4,14 @@ Everything a retry must repeat is fixed here: the Message-ID and Date, the From 
 shared mailbox when it has one), the Sender (the account itself when it sends on behalf of the
 shared mailbox), and the envelope. BCC recipients are only in the envelope, never in the bytes.
 Outgoing transforms (S/MIME signing and encryption) run here too, so every attempt sends the same
-bytes.
+bytes; a transform whose ``apply`` takes a ``recipients`` keyword gets the envelope recipients
+(Bcc included), so encryption reaches Bcc recipients too (see ``Transform``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from mailconduit._message import Address, Message
 from mailconduit._model import Account
 from mailconduit._protocols import Transform
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "accepts_recipients", "prepare"]
 
 
 @frozen(kw_only=True)
@@ -43,6 +45,17 @@ class Prepared:
         return hashlib.sha256(self.raw).hexdigest()
 
 
+def accepts_recipients(transform: object) -> bool:
+    """True when ``transform.apply`` has a keyword parameter ``recipients`` (the envelope's)."""
+    try:
+        parameters = inspect.signature(transform.apply).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
+    parameter = parameters.get("recipients")
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return parameter is not None and parameter.kind in keyword
+
+
 def _new_message_id(domain: str) -> str:
     host = domain if domain.isascii() else domain.encode("idna").decode("ascii")
     return f"<{secrets.token_hex(16)}@{host}>"
@@ -58,7 +71,8 @@ def prepare(
         message: the message; ``from_`` defaults to the account's mailbox (the shared mailbox
             when there is one) with the account's display name.
         now: the time for the Date header when the message has none (aware).
-        transforms: outgoing transforms to apply to the composed bytes, in order.
+        transforms: outgoing transforms to apply to the composed bytes, in order; those whose
+            ``apply`` takes ``recipients`` get every envelope recipient (To, Cc, Bcc) as Addresses.
 
     Raises:
         MessageError: no recipients, or the message cannot be composed (the error names the field).
@@ -81,8 +95,12 @@ def prepare(
     message_id = message.message_id or _new_message_id(from_.domain)
     final = attrs.evolve(message, from_=from_, sender=sender, date=date, message_id=message_id)
     raw = compose(final)
+    envelope = tuple(message.recipients)
     for transform in transforms:
-        raw = transform.apply(raw).data
+        if accepts_recipients(transform):
+            raw = transform.apply(raw, recipients=envelope).data  # type: ignore[call-arg]
+        else:
+            raw = transform.apply(raw).data
     envelope_from = (sender or from_).addr_spec
     mid = message_id.strip()
     return Prepared(

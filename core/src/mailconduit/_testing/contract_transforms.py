@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import email.utils
+import inspect
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from mailconduit._message import Address
 from mailconduit._model import Account
+from mailconduit._outbox._compose_for_send import accepts_recipients
 from mailconduit._plugins import load_plugins
 from mailconduit._protocols import Transform
 from mailconduit._testing.contract_base import missing_fixture
@@ -26,7 +29,9 @@ class TransformContract:
     """Base class of transform tests; override ``transform`` (and ``sample`` for incoming transforms).
 
     ``sample`` defaults to ``sample_message(1)``; a decrypting or verifying transform overrides it
-    with a message it can open.
+    with a message it can open. ``envelope_recipients`` (the To and Cc of ``sample`` by default) is
+    what an outgoing transform taking ``recipients`` gets; an encrypting transform may override it
+    with a Bcc-only recipient it has a certificate for.
     """
 
     @pytest.fixture
@@ -38,6 +43,13 @@ class TransformContract:
     def sample(self) -> bytes:
         """Message bytes the transform applies to."""
         return sample_message(1)
+
+    @pytest.fixture
+    def envelope_recipients(self, sample: bytes) -> Sequence[Address]:
+        """The envelope recipients passed as ``recipients`` (default: the sample's To and Cc)."""
+        head = sample.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+        values = [line.split(":", 1)[1] for line in head.split("\r\n") if line.lower()[:3] in ("to:", "cc:")]
+        return tuple(Address(addr) for _, addr in email.utils.getaddresses(values) if "@" in addr)
 
     def test_declares_direction_and_stage(self, transform: Transform) -> None:
         """``direction`` is a ``Direction`` and ``stage`` a ``Stage``, fixed for the object.
@@ -71,6 +83,38 @@ class TransformContract:
         assert isinstance(transform.apply(sample), TransformResult)
         assert sample == bytes(buffer)
         assert isinstance(first.data, bytes)
+
+    def test_recipients_keyword_is_optional_and_outgoing(self, transform: Transform) -> None:
+        """A ``recipients`` parameter of ``apply`` is keyword-usable, has a default, and is outgoing-only.
+
+        How to fix: declare ``def apply(self, data, *, recipients=None)``: the core passes the
+        envelope recipients by keyword to outgoing transforms only, and calls ``apply(data)``
+        everywhere else (incoming mail, older callers).
+        """
+        if not accepts_recipients(transform):
+            parameters = inspect.signature(transform.apply).parameters
+            assert "recipients" not in parameters, "recipients must be a keyword parameter"
+            return
+        parameter = inspect.signature(transform.apply).parameters["recipients"]
+        assert parameter.default is not inspect.Parameter.empty
+        assert transform.direction == Direction.OUTGOING
+
+    def test_apply_with_envelope_recipients(
+        self, transform: Transform, sample: bytes, envelope_recipients: Sequence[Address]
+    ) -> None:
+        """Given ``recipients=``, ``apply`` returns a ``TransformResult`` and leaves its input alone.
+
+        How to fix: accept a sequence of ``Address`` (To, Cc and Bcc of the envelope) and use it
+        instead of reading recipients from the headers, which never name Bcc recipients.
+        """
+        if not accepts_recipients(transform):
+            pytest.skip("apply takes no recipients keyword")
+        buffer = bytearray(sample)
+        result = transform.apply(buffer, recipients=tuple(envelope_recipients))  # type: ignore[call-arg,arg-type]
+        assert isinstance(result, TransformResult)
+        assert isinstance(result.data, bytes)
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in result.annotations.items())
+        assert bytes(buffer) == sample
 
 
 class CertificateSourceContract:
