@@ -125,17 +125,23 @@ def _address_of(options: LookupOptions, host: str) -> str:
         return str(resolver.resolve(host, "AAAA")[0])
 
 
+def _is_local_or_literal(host: str) -> bool:
+    """An IP address, or ``localhost``, which RFC 6761 keeps out of DNS: left to the system."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _request(client: httpx.Client, options: LookupOptions, url: str) -> httpx.Request:
     import httpx
 
     parsed = httpx.URL(url)
-    if options.dns_server is None:
+    if options.dns_server is None or _is_local_or_literal(parsed.host):
         return client.build_request("GET", parsed)
-    try:
-        ipaddress.ip_address(parsed.host)
-        return client.build_request("GET", parsed)
-    except ValueError:
-        pass
     host_header = parsed.host if parsed.port is None else f"{parsed.host}:{parsed.port}"
     return client.build_request(
         "GET",
