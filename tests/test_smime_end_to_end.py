@@ -3,7 +3,9 @@
 Sending: the real outbox signs with the account's PKCS#12 (passphrase from ``${env:P12_PASS}``),
 encrypts with the recipient's certificate found in the private slapd, and hands the result to
 aiosmtpd; what arrived has no plaintext and opens and verifies with ``openssl cms``. A recipient
-without a certificate under ``require_encryption`` fails the send and nothing arrives.
+without a certificate under ``require_encryption`` fails the send and nothing arrives. Bcc
+recipients, who are only in the envelope, are encrypted to as well (an EC one by ECDH key
+agreement next to RSA ones); a Bcc recipient without a certificate stops the send the same way.
 
 Receiving: a message signed and encrypted by ``openssl`` is seeded into Dovecot and replicated
 through the imap plugin; the stored row records the decryption and the verified signer, and the
@@ -25,7 +27,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
@@ -60,14 +62,17 @@ def plugins() -> Any:
 
 # ---------------------------------------------------------------------------------------- PKI
 class Identity:
-    """An RSA key and an e-mail certificate for ``address``, with PEM files for openssl."""
+    """An RSA (or EC P-256) key and an e-mail certificate for ``address``, with PEM files for openssl."""
 
-    def __init__(self, ca: Pki, address: str) -> None:
+    def __init__(self, ca: Pki, address: str, *, ec_key: bool = False) -> None:
         self.address = address
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        usage = dict.fromkeys(
-            ("content_commitment", "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign"), False
+        self.key: Any = (
+            ec.generate_private_key(ec.SECP256R1())
+            if ec_key
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
         )
+        usage = dict.fromkeys(("content_commitment", "data_encipherment", "key_cert_sign", "crl_sign"), False)
+        usage["key_agreement"] = ec_key  # EC keys agree on a key (ECDH), RSA keys encipher one
         self.cert = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, address)]))
@@ -80,7 +85,7 @@ class Identity:
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True,
-                    key_encipherment=True,
+                    key_encipherment=not ec_key,
                     encipher_only=False,
                     decipher_only=False,
                     **usage,
@@ -141,9 +146,9 @@ class Pki:
         self.ca_pem = directory / "smime-ca.pem"
         self.ca_pem.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, address: str) -> Identity:
-        """A new identity for ``address``."""
-        return Identity(self, address)
+    def issue(self, address: str, *, ec_key: bool = False) -> Identity:
+        """A new identity for ``address`` (an EC P-256 key with ``ec_key``)."""
+        return Identity(self, address, ec_key=ec_key)
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +241,62 @@ def test_recipient_without_certificate_fails_the_send_and_nothing_arrives(
         )
     assert not [m for m in smtp_server.messages if nobody in m.rcpt_tos]
     assert all(b"plaintext must not leave" not in m.data for m in smtp_server.messages)
+    assert outbox.counts().get("queued", 0) == 0
+
+
+def test_bcc_recipients_are_encrypted_to_and_decrypt_with_openssl(
+    outbox: Any, pki: Pki, slapd: SlapdServer, smtp_server: SmtpServer, tmp_path: Path, openssl: OpenSsl
+) -> None:
+    to = pki.issue("to-bcc-e2e@example.test")
+    hidden_rsa = pki.issue("hidden-rsa-e2e@example.test")
+    hidden_ec = pki.issue("hidden-ec-e2e@example.test", ec_key=True)
+    for who in (to, hidden_rsa, hidden_ec):
+        slapd.add_entry(who.address, [who.der])
+    body = "Board minutes, not for forwarding.\n"
+    message = Message(
+        to=[Address(to.address)],
+        bcc=[Address(hidden_rsa.address), Address(hidden_ec.address)],
+        subject="Minutes",
+        text=body,
+    )
+    report = outbox.send_now("alice", message)
+    assert report.status == MessageStatus.SENT, report
+    (arrived,) = [m for m in smtp_server.messages if to.address in m.rcpt_tos]
+    assert set(arrived.rcpt_tos) == {to.address, hidden_rsa.address, hidden_ec.address}
+    head = arrived.data.split(b"\r\n\r\n", 1)[0]
+    assert b"hidden-" not in head and b"Bcc" not in head  # Bcc stays in the envelope
+    assert b"not for forwarding" not in arrived.data
+    (tmp_path / "arrived.eml").write_bytes(arrived.data)
+    for who in (hidden_rsa, hidden_ec, to):
+        opened = openssl(
+            "cms", "-decrypt", "-in", tmp_path / "arrived.eml", "-recip", who.cert_pem, "-inkey", who.key_pem
+        )
+        assert opened.returncode == 0, (who.address, opened.stderr)
+        (tmp_path / "inner.eml").write_bytes(opened.stdout)
+        verified = openssl("cms", "-verify", "-in", tmp_path / "inner.eml", "-CAfile", pki.ca_pem)
+        assert verified.returncode == 0, verified.stderr
+        assert b"not for forwarding" in verified.stdout
+    printed = openssl("cms", "-cmsout", "-print", "-in", tmp_path / "arrived.eml").stdout
+    assert b"dhSinglePass-stdDH-sha256kdf-scheme" in printed  # the EC Bcc recipient by key agreement
+
+
+def test_bcc_recipient_without_certificate_fails_the_send_and_nothing_arrives(
+    outbox: Any, pki: Pki, slapd: SlapdServer, smtp_server: SmtpServer
+) -> None:
+    to = pki.issue("to-nocert-e2e@example.test")
+    slapd.add_entry(to.address, [to.der])
+    nobody = "hidden-nocert-e2e@example.test"
+    message = Message(
+        to=[Address(to.address)],
+        bcc=[Address(nobody)],
+        subject="Secret",
+        text="bcc plaintext must not leave\n",
+    )
+    with pytest.raises(smime.RecipientCertificateError, match=nobody) as caught:
+        outbox.send_now("alice", message)
+    assert set(caught.value.problems) == {nobody}  # the To recipient had a certificate
+    assert not [m for m in smtp_server.messages if to.address in m.rcpt_tos or nobody in m.rcpt_tos]
+    assert all(b"bcc plaintext must not leave" not in m.data for m in smtp_server.messages)
     assert outbox.counts().get("queued", 0) == 0
 
 

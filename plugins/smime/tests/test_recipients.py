@@ -4,6 +4,8 @@ per-recipient errors; with require_encryption nothing is sent in plaintext."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from mailconduit_smime._certs import certificate_facts
 from mailconduit_smime._settings import SmimeSettings
 
 from .conftest import DAY, NOW, Identity, MakeAccount, Pki, message
+
+OpenSsl = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +107,34 @@ def test_choice_prefers_the_longest_valid(pki: Pki) -> None:
     offered = [certificate_facts(c.cert, "files") for c in (short, long)]
     choice = choose_certificate(Address("two@example.test"), offered, now=dt.datetime.now(dt.UTC))
     assert choice.certificate is not None and choice.certificate.der == long.der
+
+
+def test_envelope_recipients_replace_the_headers_bcc_included(
+    make_account: MakeAccount,
+    alice: Identity,
+    pki: Pki,
+    people: dict[str, Identity],
+    tmp_path: Path,
+    openssl: OpenSsl,
+) -> None:
+    encrypt = _encrypt(make_account, alice, pki, people, tmp_path, required=True)
+    good = people["good"]
+    hidden = pki.issue("hidden@example.test", kind="ec")
+    table_lookup = encrypt._lookup
+    assert table_lookup is not None
+    encrypt._lookup = lambda addresses: {
+        **table_lookup(addresses),
+        **{a: [certificate_facts(hidden.cert, "ldap")] for a in addresses if a.addr_spec == hidden.address},
+    }
+    data = message(to=good.address)  # the bytes name only the To recipient
+    result = encrypt.apply(data, recipients=[Address(good.address), Address(hidden.address)])
+    assert result.annotations["smime.recipients"] == f"{good.address}, {hidden.address}"
+    (tmp_path / "m.eml").write_bytes(result.data)
+    done = openssl(
+        "cms", "-decrypt", "-in", tmp_path / "m.eml", "-recip", hidden.cert_pem, "-inkey", hidden.key_pem
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"the invoice is attached" in done.stdout
+    with pytest.raises(RecipientCertificateError) as caught:  # a Bcc recipient without a certificate
+        encrypt.apply(data, recipients=[Address(good.address), Address("missing@example.test")])
+    assert set(caught.value.problems) == {"missing@example.test"}
