@@ -41,6 +41,7 @@ PUBLIC_NAMES = [
     "DuplicateNameError",
     "EncryptionKeyError",
     "FetchStrategy",
+    "FlaggingMailbox",
     "FolderInfo",
     "FolderState",
     "HeaderInjectionError",

@@ -141,6 +141,11 @@ class MemoryServer:
         with self._lock:
             return {uid: data for uid, (data, _f) in self.folder(user, folder).messages.items()}
 
+    def flags(self, user: str, folder: str = "INBOX") -> dict[int, frozenset[str]]:
+        """UID -> flags of what ``user``'s ``folder`` holds now."""
+        with self._lock:
+            return {uid: flags for uid, (_d, flags) in self.folder(user, folder).messages.items()}
+
     # ------------------------------------------------------------------ used by sessions
     def _login(self, credentials: Credentials | None) -> str | None:
         if not self.users:
@@ -236,7 +241,7 @@ class MemoryMailbox:
 
     def capabilities(self) -> frozenset[str]:
         """Everything, with ``idle`` only when the server supports it."""
-        base = {"folders", "uidvalidity", "delete", "move", "copy"}
+        base = {"folders", "uidvalidity", "delete", "move", "copy", "flags"}
         return frozenset(base | {"idle"} if self._server.supports_idle else base)
 
     def folders(self) -> list[FolderInfo]:
@@ -311,6 +316,16 @@ class MemoryMailbox:
                 item = source.messages.pop(uid, None) if uid is not None else None
             if item is not None:
                 self._server.deliver(self._user, item[0], target, item[1])
+
+    def add_flags(self, folder: str, refs: Sequence[MessageRef], flags: Sequence[str]) -> None:
+        r"""Add ``flags`` (``\Seen``, keywords) to exactly ``refs``; a stale ref changes nothing."""
+        box = self._box(folder)
+        with self._server._lock:
+            for ref in refs:
+                uid = self._uid(box, ref)
+                item = box.messages.get(uid) if uid is not None else None
+                if uid is not None and item is not None:
+                    box.messages[uid] = (item[0], item[1] | frozenset(flags))
 
     def _existing(self, folder: str) -> _Folder:
         try:

@@ -122,8 +122,8 @@ class ImapMailbox:
 
     # ------------------------------------------------------------------ Mailbox
     def capabilities(self) -> frozenset[str]:
-        """``folders``, ``uidvalidity``, ``copy``; ``delete``/``move``/``idle`` with UIDPLUS/MOVE/IDLE."""
-        names = {"folders", "uidvalidity", "copy"}
+        """``folders``, ``uidvalidity``, ``copy``, ``flags``; delete/move/idle if UIDPLUS/MOVE/IDLE."""
+        names = {"folders", "uidvalidity", "copy", "flags"}
         names |= {
             name
             for name, cap in (("delete", "UIDPLUS"), ("move", "MOVE"), ("idle", "IDLE"))
@@ -259,6 +259,17 @@ class ImapMailbox:
             else:
                 self._ok(f"UID COPY from {folder!r} to folder {target!r}", "UID", "COPY", text, quoted)
                 self._store_and_expunge(folder, text)
+
+    def add_flags(self, folder: str, refs: Sequence[MessageRef], flags: Sequence[str]) -> None:
+        r"""``UID STORE <set> +FLAGS.SILENT (flags)`` of exactly ``refs``, in chunks like every UID set."""
+        if not flags:
+            return
+        for flag in flags:
+            if not flag or any(c in flag for c in ' \r\n\0()]{%*"') or "\\" in flag[1:]:
+                raise ValueError(f"flag {flag!r} is not an IMAP flag (\\Seen, \\Flagged or a keyword)")
+        listed = "(" + " ".join(flags) + ")"
+        for text, _ in _uidset.chunks(self._uids(folder, refs)):
+            self._ok(f"UID STORE {listed} in {folder!r}", "UID", "STORE", text, "+FLAGS.SILENT", listed)
 
     def wait(self, folder: str, timeout: float) -> bool:
         """IDLE on ``folder`` until new mail (True) or ``timeout`` (False); False at once without IDLE."""
