@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mailconduit._cli._context import CliContext
 from mailconduit._cli._output import emit_json
 
+if TYPE_CHECKING:
+    from mailconduit._model import Account
+    from mailconduit._types import Credentials
+
 __all__ = ["check"]
 
 SHOWN = (
+    "protocol",
     "host",
     "port",
     "tls",
@@ -24,7 +29,28 @@ SHOWN = (
     "mechanism",
     "authenticated",
     "capabilities",
+    "folders",
+    "folder",
+    "messages",
+    "uidvalidity",
 )
+
+
+def _credentials(
+    ctx: CliContext, account: Account, protocol: str
+) -> tuple[Credentials | None, Mapping[str, Any] | None]:
+    """The account's credentials for ``protocol``, or a failure report when they cannot be had."""
+    from mailconduit._cli._mailbox_probe import PROBLEMS, diagnose
+    from mailconduit._errors import MailconduitError
+
+    if account.auth is None:
+        return None, None
+    try:
+        return ctx.plugins().authenticator(account.auth.method).credentials(account, protocol), None
+    except MailconduitError as exc:
+        problem = diagnose(exc)
+        report = {"ok": False, "problem": problem, "explanation": PROBLEMS[problem], "diagnosis": str(exc)}
+        return None, report
 
 
 def _probe_direction(ctx: CliContext, account_name: str, direction: str) -> Mapping[str, Any] | None:
@@ -40,11 +66,15 @@ def _probe_direction(ctx: CliContext, account_name: str, direction: str) -> Mapp
         else plugins.receive_transport(settings.protocol)
     )
     probe = getattr(transport, "probe", None)
-    if probe is None:
+    if probe is None and direction == "send":
         return {"ok": True, "note": f"transport {settings.protocol!r} offers no connection check"}
-    credentials = None
-    if account.auth is not None:
-        credentials = plugins.authenticator(account.auth.method).credentials(account, settings.protocol)
+    credentials, failure = _credentials(ctx, account, settings.protocol)
+    if failure is not None:
+        return failure
+    if probe is None:  # any receive transport can be checked through the Mailbox protocol
+        from mailconduit._cli._mailbox_probe import probe_mailbox
+
+        return probe_mailbox(transport, account, credentials)
     result: Mapping[str, Any] = probe(account, credentials)
     return result
 
@@ -56,8 +86,11 @@ def _probe_direction(ctx: CliContext, account_name: str, direction: str) -> Mapp
 def check(ctx: CliContext, account: str, as_json: bool) -> None:
     """Connect to ACCOUNT's send and receive servers, secure the connection and log in; send nothing.
 
-    Reports what each server offers, or a diagnosis (refused, TLS name mismatch, expired or
-    untrusted certificate, authentication rejected, timeout). Exits 1 when a check fails.
+    Reports what each server offers (the receive side: capabilities such as IDLE, MOVE and
+    single-message delete, the folder's message count), or a diagnosis (refused, TLS name
+    mismatch, expired or untrusted certificate, authentication rejected, timeout, an
+    after-replication action the server cannot do). Reads nothing and changes nothing on the
+    receive server. Exits 1 when a check fails.
     """
     config = ctx.config()
     if account not in config.accounts:
