@@ -36,6 +36,8 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("mailconduit._cli._adopt_cmd:adopt", "Record what a folder holds now as already seen."),
     "folders": ("mailconduit._cli._folders_cmd:folders", "List an account's folders and special uses."),
     "messages": ("mailconduit._cli._messages_cmd:messages", "List, show and view received messages."),
+    "run": ("mailconduit._cli._run_cmd:run", "Run every pipeline and the outbox worker until stopped."),
+    "status": ("mailconduit._cli._status_cmd:status", "Show pipelines' health and outboxes' depth."),
     "autoconfig": (
         "mailconduit._cli._autoconfig_cmd:autoconfig",
         "Propose server settings for an address as a YAML account block.",

@@ -11,7 +11,7 @@ from mailconduit._pipeline._build import Pipeline
 from mailconduit._plugins import PluginSet
 from mailconduit._replicate import replicate, watch
 from mailconduit._store import Store
-from mailconduit._types import RunResult
+from mailconduit._types import Credentials, RunResult
 
 if TYPE_CHECKING:
     from mailconduit._config import Config
@@ -56,13 +56,15 @@ def watch_pipeline(
     cancel: threading.Event | None = None,
     on_result: Callable[[RunResult], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
+    on_login: Callable[[Credentials | None], None] | None = None,
     sleep: Callable[[float], object] | None = None,
     rng: random.Random | None = None,
 ) -> RunResult:
     """Keep the pipeline running until ``cancel`` is set: IDLE when it subscribes, else polling.
 
-    ``on_result`` gets every run's result and ``on_error`` every error the watch survives
-    (reconnects); permanent errors are raised as by ``watch``.
+    ``on_result`` gets every run's result, ``on_error`` every error the watch survives
+    (reconnects) and ``on_login`` the credentials of every new connection; permanent errors are
+    raised as by ``watch``.
     """
     return watch(
         pipeline.account,
@@ -76,6 +78,7 @@ def watch_pipeline(
         pipeline=pipeline.name,
         on_result=on_result,
         on_failure=on_error,
+        on_login=on_login,
         subscribe=pipeline.receive.subscribe,
         sleep=sleep,
         rng=rng,

@@ -80,6 +80,22 @@ class _Connection:
     credentials: Credentials | None = None
     mode: Mode = "polling"
 
+    def open(
+        self,
+        account: Account,
+        plugins: PluginSet,
+        *,
+        subscribe: bool | None,
+        on_login: Callable[[Credentials | None], None] | None,
+    ) -> Mode:
+        """Connect and log in; returns the mode the connection allows (IDLE where asked and offered)."""
+        self.mailbox, self.credentials = open_with_credentials(account, plugins)
+        if on_login is not None:
+            on_login(self.credentials)
+        idle = subscribe is not False and "idle" in self.mailbox.capabilities()
+        self.mode = "idle" if idle else "polling"
+        return self.mode
+
     def close(self) -> None:
         if self.mailbox is not None:
             self.mailbox.close()
@@ -99,6 +115,7 @@ def watch(
     pipeline: str | None = None,
     on_result: Callable[[RunResult], None] | None = None,
     on_failure: Callable[[BaseException], None] | None = None,
+    on_login: Callable[[Credentials | None], None] | None = None,
     subscribe: bool | None = None,
     sleep: Callable[[float], object] | None = None,
     rng: random.Random | None = None,
@@ -126,6 +143,7 @@ def watch(
         pipeline: the pipeline's name, as for ``replicate``.
         on_result: called with every run's result.
         on_failure: called with every error the watch survives (it reconnects after it).
+        on_login: called with the credentials of every new connection (token expiry for status).
         subscribe: False polls even where IDLE exists; None or True use IDLE where the server has it.
         sleep: waits the given seconds (default: waiting on ``cancel``, so setting it ends a sleep).
         rng: the random source of the backoff jitter.
@@ -159,9 +177,8 @@ def watch(
             run = new_run(acct, where, conn.mode, stop)
             try:
                 if conn.mailbox is None:
-                    conn.mailbox, conn.credentials = open_with_credentials(acct, plugins)
-                    idle = subscribe is not False and "idle" in conn.mailbox.capabilities()
-                    conn.mode = run.mode = "idle" if idle else "polling"
+                    run.mode = conn.open(acct, plugins, subscribe=subscribe, on_login=on_login)
+                assert conn.mailbox is not None
                 result = run_once(evolve(template, run=run), conn.mailbox)
                 totals.add(BatchCounts.of(result))
                 if on_result is not None:
