@@ -77,6 +77,9 @@ def _tenant(proposal: Proposal) -> str:
 
 
 def _oauth_provider_name(proposal: Proposal) -> str:
+    """``outlook_com`` for a fixed tenant (personal Microsoft accounts), else from the domain."""
+    if proposal.provider is not None and proposal.provider.entra_tenant:
+        return proposal.provider.key
     return re.sub(r"[^a-z0-9]+", "_", _tenant(proposal).lower()).strip("_") or "entra"
 
 
