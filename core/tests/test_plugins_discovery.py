@@ -161,7 +161,8 @@ def test_disabled_installed_plugin_is_neither_loaded_nor_reported(tmp_path: Path
     names = [p["name"] for p in report["plugins"]]
     assert "mcdisc_good" not in names
     assert [f for f in report["failures"] if f["plugin"].startswith("mcdisc")] == []
-    assert report["actions"] == {}
+    # actions of other installed distributions (examples/maildir-invoices) may remain
+    assert {a: p for a, p in report["actions"].items() if p.startswith(("mcdisc", "builtin:"))} == {}
 
 
 def test_same_name_from_two_installed_plugins_is_an_error_naming_both(tmp_path: Path) -> None:
