@@ -1,9 +1,9 @@
 """Opening enveloped (encrypted) S/MIME mail with the account's key.
 
-``_envelope`` decrypts AES-CBC enveloped data with RSA PKCS#1 v1.5 key transport (RSA keys) or
-ECDH key agreement (EC keys), also when the message has entries of both kinds. Anything else
-(3DES or RC2 content, RSA-OAEP key transport, ECMQV, AES-GCM AuthEnvelopedData) is refused with
-an error that names the algorithm.
+``_envelope`` decrypts AES-CBC EnvelopedData and AES-GCM AuthEnvelopedData with RSA PKCS#1 v1.5
+key transport (RSA keys) or ECDH key agreement (EC keys), also when the message has entries of
+both kinds. Anything else (3DES or RC2 content, RSA-OAEP key transport, ECMQV) is refused with an
+error that names the algorithm.
 
 EFAIL (RELIABILITY.md E6): when the encrypted entity sits inside a multipart next to other parts,
 only the decrypted entity is returned, under the outer headers: its own document, never joined

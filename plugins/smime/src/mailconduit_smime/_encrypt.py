@@ -17,13 +17,13 @@ def encrypt_message(data: bytes, recipients: Sequence[x509.Certificate]) -> byte
     """Return ``data`` with its MIME entity enveloped for ``recipients`` (outer headers kept, CRLF).
 
     RSA recipients get RSA PKCS#1 v1.5 key transport, EC recipients ephemeral-static ECDH key
-    agreement (RFC 5753); both kinds may be mixed in one message (see ``_envelope``).
+    agreement (RFC 5753); both kinds may be mixed in one message (see ``_seal``).
 
     Raises:
         ValueError: no recipients were given.
         TypeError: a recipient certificate has a key that is neither RSA nor EC.
     """
-    from mailconduit_smime._envelope import seal
+    from mailconduit_smime._seal import seal
 
     outer, entity = split(data)
     return join(outer, pkcs7_mime(seal(entity, recipients), "enveloped-data"))

@@ -1,20 +1,18 @@
-"""CMS EnvelopedData (RFC 5652) for mixed recipients: sealing content for RSA and EC keys, and opening it.
+"""Opening CMS EnvelopedData (RFC 5652) and AuthEnvelopedData (RFC 5083) with an account's RSA or EC key.
 
-cryptography's PKCS#7 API encrypts only to RSA and cannot even parse an envelope that also holds a
-key agreement entry, so this module builds and reads the structure with asn1crypto and does the
-cryptography with cryptography's primitives: one random AES-256 content key, AES-256-CBC content,
-RSA PKCS#1 v1.5 key transport (``KeyTransRecipientInfo``) for RSA recipients and ephemeral-static
-ECDH (``KeyAgreeRecipientInfo``, see ``_kari``) for EC recipients.
+cryptography's PKCS#7 API decrypts only with RSA and cannot even parse an envelope that also holds
+a key agreement entry, so this module reads the structure with asn1crypto and does the
+cryptography with cryptography's primitives. It finds this account's entry among the recipients
+(by issuer and serial number or subject key identifier), recovers the content key (RSA PKCS#1 v1.5
+key transport, or ECDH key agreement through ``_kari``) and decrypts the content.
 
-Opening accepts AES-128/192/256-CBC content, RSA PKCS#1 v1.5 key transport and the ECDH schemes of
-``_kari``; everything else (3DES, RC2, RSA-OAEP, AES-GCM AuthEnvelopedData, ECMQV) is refused with
-an ``SmimeError`` that names the algorithm.
+Accepted: AES-128/192/256-CBC EnvelopedData and AES-128/192/256-GCM AuthEnvelopedData (RFC 5084,
+what ``openssl cms -encrypt -aes-256-gcm`` writes). Everything else (3DES, RC2, other AES modes,
+RSA-OAEP, ECMQV) is refused with an ``SmimeError`` that names the algorithm. ``_seal`` writes.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from attrs import define
@@ -25,12 +23,17 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-__all__ = ["CIPHERS", "Opened", "open_envelope", "seal"]
+__all__ = ["CIPHERS", "Opened", "issuer_and_serial", "open_envelope"]
 
 CIPHERS = {"aes128_cbc": "AES-128-CBC", "aes192_cbc": "AES-192-CBC", "aes256_cbc": "AES-256-CBC"}
 """Content ciphers this module opens: asn1crypto name -> display name."""
 
 _KEY_SIZES = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
+_GCM = {
+    "aes128_gcm": ("AES-128-GCM", 16),
+    "aes192_gcm": ("AES-192-GCM", 24),
+    "aes256_gcm": ("AES-256-GCM", 32),
+}
 _RSA_TRANSPORT = {"rsaes_pkcs1v15", "rsa"}
 
 
@@ -50,7 +53,8 @@ class Opened:
     key_method: str
 
 
-def _issuer_and_serial(cert: x509.Certificate) -> Any:
+def issuer_and_serial(cert: x509.Certificate) -> Any:
+    """The asn1crypto ``IssuerAndSerialNumber`` of ``cert`` (its issuer exactly as encoded)."""
     from asn1crypto import cms
     from asn1crypto import x509 as asn1_x509
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -59,69 +63,7 @@ def _issuer_and_serial(cert: x509.Certificate) -> Any:
     return cms.IssuerAndSerialNumber({"issuer": parsed.issuer, "serial_number": parsed.serial_number})
 
 
-def _recipient_info(cert: x509.Certificate, cek: bytes) -> Any:
-    from asn1crypto import cms
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-    from mailconduit_smime._kari import kari_for
-
-    public = cert.public_key()
-    ias = _issuer_and_serial(cert)
-    if isinstance(public, rsa.RSAPublicKey):
-        ktri = cms.KeyTransRecipientInfo(
-            {
-                "version": "v0",
-                "rid": cms.RecipientIdentifier(name="issuer_and_serial_number", value=ias),
-                "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15"},
-                "encrypted_key": public.encrypt(cek, padding.PKCS1v15()),
-            }
-        )
-        return cms.RecipientInfo(name="ktri", value=ktri)
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        rid = cms.KeyAgreementRecipientIdentifier(name="issuer_and_serial_number", value=ias)
-        return cms.RecipientInfo(name="kari", value=kari_for(public, rid, cek))
-    kind = type(public).__name__.removeprefix("_")
-    raise TypeError(
-        f"cannot encrypt to certificate {cert.subject.rfc4514_string()!r}: its key is {kind}; "
-        "only RSA (key transport) and EC (key agreement) keys are supported"
-    )
-
-
-def seal(content: bytes, recipients: Sequence[x509.Certificate]) -> bytes:
-    """DER ``ContentInfo`` of EnvelopedData: ``content`` under AES-256-CBC, its key for every recipient.
-
-    Raises:
-        ValueError: no recipients were given.
-        TypeError: a certificate's key is neither RSA nor EC (the message names it).
-    """
-    from asn1crypto import cms
-    from cryptography.hazmat.primitives import padding
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    if not recipients:
-        raise ValueError("no recipient certificates to encrypt to")
-    cek, iv = os.urandom(32), os.urandom(16)
-    infos = [_recipient_info(cert, cek) for cert in recipients]
-    padder = padding.PKCS7(128).padder()
-    padded = padder.update(bytes(content)) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(cek), modes.CBC(iv)).encryptor()
-    encrypted = encryptor.update(padded) + encryptor.finalize()
-    enveloped = cms.EnvelopedData(
-        {
-            # RFC 5652 6.1: 0 when every entry is key transport by issuer and serial, else 2
-            "version": "v0" if all(info.name == "ktri" for info in infos) else "v2",
-            "recipient_infos": infos,
-            "encrypted_content_info": {
-                "content_type": "data",
-                "content_encryption_algorithm": {"algorithm": "aes256_cbc", "parameters": iv},
-                "encrypted_content": encrypted,
-            },
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
-
-
-def _load(der: bytes) -> Any:
+def _load(der: bytes) -> tuple[str, Any]:
     from asn1crypto import cms
 
     try:
@@ -129,14 +71,9 @@ def _load(der: bytes) -> Any:
         kind = info["content_type"].native
     except ValueError as exc:
         raise SmimeError(f"the encrypted part is not a CMS structure ({exc}); it cannot be opened") from None
-    if kind == "authenticated_enveloped_data":
-        raise SmimeError(
-            "the message uses AuthEnvelopedData (AES-GCM, RFC 5083), which this plugin cannot decrypt; "
-            "ask the sender to use AES-CBC (EnvelopedData)"
-        )
-    if kind != "enveloped_data":
+    if kind not in ("enveloped_data", "authenticated_enveloped_data"):
         raise SmimeError(f"the encrypted part holds CMS {kind!r}, not enveloped data; it cannot be decrypted")
-    return info["content"]
+    return kind, info["content"]
 
 
 def _same_issuer_serial(ias: Any, mine: Any) -> bool:
@@ -159,7 +96,7 @@ def _content_key(envelope: Any, key: PrivateKeyTypes, cert: x509.Certificate) ->
 
     from mailconduit_smime._kari import unwrap_kari
 
-    mine, ski = _issuer_and_serial(cert), _ski(cert)
+    mine, ski = issuer_and_serial(cert), _ski(cert)
     for recipient in envelope["recipient_infos"]:
         if recipient.name == "ktri":
             ktri = recipient.chosen
@@ -233,7 +170,9 @@ def open_envelope(der: bytes, key: PrivateKeyTypes, cert: x509.Certificate) -> O
     from cryptography.hazmat.primitives import padding
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-    envelope = _load(der)
+    kind, envelope = _load(der)
+    if kind == "authenticated_enveloped_data":
+        return _open_gcm(envelope, key, cert)
     content_info = envelope["encrypted_content_info"]
     algorithm = content_info["content_encryption_algorithm"]
     name = algorithm["algorithm"].native
@@ -259,3 +198,57 @@ def open_envelope(der: bytes, key: PrivateKeyTypes, cert: x509.Certificate) -> O
     except ValueError:
         raise SmimeError(f"decryption failed ({CIPHERS[name]} padding); the message may be damaged") from None
     return Opened(content, CIPHERS[name], method)
+
+
+def _gcm_parameters(parameters: Any) -> tuple[bytes, int]:
+    """``(nonce, ICV length)`` of RFC 5084 ``GCMParameters`` (the length defaults to 12)."""
+    from asn1crypto import core
+
+    class GcmParameters(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
+        _fields = [("aes_nonce", core.OctetString), ("aes_icvlen", core.Integer, {"default": 12})]
+
+    try:
+        parsed = parameters.parse(GcmParameters)
+        return bytes(parsed["aes_nonce"].native), int(parsed["aes_icvlen"].native)
+    except (ValueError, TypeError, AttributeError):
+        raise SmimeError("the AES-GCM parameters cannot be read; the message may be damaged") from None
+
+
+def _open_gcm(envelope: Any, key: PrivateKeyTypes, cert: x509.Certificate) -> Opened:
+    """Decrypt and authenticate AuthEnvelopedData (AES-GCM content, RFC 5083 and 5084)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    content_info = envelope["auth_encrypted_content_info"]
+    algorithm = content_info["content_encryption_algorithm"]
+    name = algorithm["algorithm"].native
+    if name not in _GCM:
+        raise SmimeError(
+            f"the message uses AuthEnvelopedData with {name!r}, which this plugin cannot decrypt; "
+            "supported: AES-128/192/256-GCM"
+        )
+    display, key_size = _GCM[name]
+    cek, method = _content_key(envelope, key, cert)
+    nonce, icv_length = _gcm_parameters(algorithm["parameters"])
+    mac = envelope["mac"].native
+    encrypted = content_info["encrypted_content"].native
+    if encrypted is None:
+        raise SmimeError("the enveloped data carries no content (detached); there is nothing to decrypt")
+    if len(cek) != key_size or len(mac) != icv_length or not 12 <= icv_length <= 16:
+        raise SmimeError(
+            f"decryption failed ({display} key or tag of the wrong size); the message may be damaged"
+        )
+    attributes = envelope["auth_attrs"]
+    # RFC 5083 2.1: authenticated attributes count with their SET OF tag, not the [1] of the field
+    aad = attributes.untag().dump() if attributes.native is not None else b""
+    try:
+        decryptor = Cipher(algorithms.AES(cek), modes.GCM(nonce, mac, min_tag_length=len(mac))).decryptor()
+        decryptor.authenticate_additional_data(aad)
+        content = decryptor.update(encrypted) + decryptor.finalize()
+    except InvalidTag:
+        raise SmimeError(
+            f"{display} authentication failed: the message was changed or damaged; nothing was decrypted"
+        ) from None
+    except ValueError as exc:
+        raise SmimeError(f"decryption failed ({display}: {exc}); the message may be damaged") from None
+    return Opened(content, display, method)
