@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mailconduit import Credentials, TlsError, TransportError, replicate
+from mailconduit import Credentials, TlsError, TransportError, replicate, watch
 from mailconduit.testing import FakeEntra, issue_server_cert, wait_until
 
 from .conftest import Env
@@ -144,3 +144,51 @@ def test_token_endpoint_tls_is_verified(
         with env.outbox() as outbox, pytest.raises(TlsError):
             outbox.plugins.authenticator("entra_oauth").credentials(outbox.config.accounts["svc"], "imap")
         assert impostor.token_requests() == 0
+
+
+def test_a_long_idle_session_logs_in_again_before_its_token_lapses_and_misses_nothing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 7: a token lapsing inside a live IDLE session is renewed by logging in again, then resynced."""
+    _short_lived_sign_in(env, monkeypatch)  # alice's first token lasts 301 s
+    monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)  # the renewed one lasts an hour
+    logins: list[Credentials] = []
+    stored: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+    _seed(env, env.alice, "idle-before")
+    with env.outbox() as outbox:
+        # a 299 s margin makes the 301 s token due for a new login 2 s after it was issued
+        watcher = threading.Thread(
+            target=watch,
+            args=("alice",),
+            kwargs={
+                "store": outbox.store,
+                "plugins": outbox.plugins,
+                "config": outbox.config,
+                "cancel": stop,
+                "on_result": lambda result: stored.append(result.stored),
+                "on_failure": failures.append,
+                "on_login": lambda credentials: logins.append(credentials),
+                "token_margin": timedelta(seconds=299),
+            },
+            daemon=True,
+        )
+        watcher.start()
+        try:
+            wait_until(lambda: sum(stored) == 1, "the first message to be stored", timeout=30)
+            wait_until(lambda: len(logins) >= 2, "a second login before the first token lapses", timeout=30)
+            env.idp.revoke_access_tokens()  # the first token is refused from now on, as after expiry
+            monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)
+            _seed(env, env.alice, "idle-after")
+            wait_until(lambda: sum(stored) == 2, "the message delivered after the new login", timeout=60)
+        finally:
+            stop.set()
+            watcher.join(30)
+    assert not watcher.is_alive()
+    first, second = logins[0], logins[1]
+    assert first.secret.reveal() != second.secret.reveal()
+    assert second.expires_at is not None and first.expires_at is not None
+    assert second.expires_at > first.expires_at
+    assert [f for f in failures if not isinstance(f, TransportError) or not f.temporary] == []
+    assert sum(stored) == 2
