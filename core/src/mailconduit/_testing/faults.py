@@ -14,8 +14,9 @@ bytes forwarded in that direction, TLS bytes included):
   The client reads exactly ``after`` bytes, then ``ConnectionResetError`` (or EOF).
 * ``Fault.blackhole(after)``: forward ``after`` bytes, then forward nothing more in either
   direction while keeping both sockets open (data is read and dropped): the client sees a timeout.
-* ``Fault.drip(every=0.01, after=0)``: after ``after`` bytes, forward one byte every ``every``
-  seconds: the client sees many one-byte reads.
+* ``Fault.drip(every=0.01, after=0, chunk=1)``: after ``after`` bytes, forward ``chunk`` bytes
+  (default one) every ``every`` seconds: the client sees many one-byte reads, or, with a larger
+  ``chunk``, a slow but steady stream of ``chunk / every`` bytes per second at most.
 
 ``set_fault(f)`` applies to every later connection; ``queue(f1, None, f2)`` to the next ones in
 order (None = clean) before falling back to the default; ``heal()`` makes later connections clean
@@ -61,6 +62,7 @@ class Fault:
     direction: Direction = "down"
     rst: bool = True
     every: float = 0.01
+    chunk: int = 1
 
     @classmethod
     def cut(cls, after: int, direction: Direction = "down", *, rst: bool = True) -> Fault:
@@ -73,9 +75,13 @@ class Fault:
         return cls("blackhole", after, direction)
 
     @classmethod
-    def drip(cls, every: float = 0.01, direction: Direction = "down", *, after: int = 0) -> Fault:
-        """Forward one byte per ``every`` seconds in ``direction`` once ``after`` bytes went through."""
-        return cls("drip", after, direction, every=every)
+    def drip(
+        cls, every: float = 0.01, direction: Direction = "down", *, after: int = 0, chunk: int = 1
+    ) -> Fault:
+        """Forward ``chunk`` bytes per ``every`` seconds in ``direction`` after the first ``after`` bytes."""
+        if chunk < 1:
+            raise ValueError(f"chunk must be at least 1, got {chunk}")
+        return cls("drip", after, direction, every=every, chunk=chunk)
 
     def __str__(self) -> str:
         name = ("rst" if self.rst else "fin") if self.kind == "cut" else self.kind
@@ -143,7 +149,7 @@ class _Pipe:
             return min(pending, max(room, 0))
         if room > 0:
             return min(pending, room)
-        return min(pending, 1) if now >= self.next_drip else 0
+        return min(pending, fault.chunk) if now >= self.next_drip else 0
 
     def limit_reached(self) -> bool:
         fault = self.fault

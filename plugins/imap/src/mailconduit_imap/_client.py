@@ -5,6 +5,9 @@ this subclass replaces what makes it unsafe against a hostile server:
 
 * its ``file`` is a :class:`~mailconduit_imap._reader.Reader`: bounded lines, capped and chunked
   literals, timeouts and drops as mailconduit errors;
+* every command (and the greeting, each pipelined FETCH, each step of IDLE) has a deadline
+  (:mod:`mailconduit_imap._deadline`, B3): a server dripping its reply is a ``TransportTimeout``
+  naming the command, after which the connection is only dropped;
 * untagged responses are budgeted per command (10^6 ``* n EXISTS`` is a ``ProtocolError``, not a
   growing list), counters keep only their latest value, and FETCH responses go to ``fetch_sink``
   (streamed to the caller) or are dropped, never accumulated;
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 from mailconduit import HeaderInjectionError, ProtocolError, TlsError
+from mailconduit_imap._deadline import DEADLINE_TIMEOUTS, DEFAULT_MIN_RATE, CommandClock, DeadlinePolicy
 from mailconduit_imap._errmap import Where, printable, reply_error
 from mailconduit_imap._reader import Reader
 
@@ -42,14 +46,34 @@ _KEEP_ALL = frozenset({"LIST", "LSUB", "SEARCH", "ESEARCH", "EXPUNGE", "VANISHED
 FetchSink = Callable[[Any], None]
 
 
+def _label(name: str, args: tuple[Any, ...]) -> str:
+    """How errors name a command: ``UID FETCH``, ``AUTHENTICATE PLAIN``; never other arguments."""
+    if name in ("UID", "AUTHENTICATE") and args:
+        word = args[0].decode("ascii", "replace") if isinstance(args[0], bytes) else str(args[0])
+        if word.isascii() and word.replace("-", "").isalnum():
+            return f"{name} {word.upper()}"
+    return name
+
+
 class GuardedIMAP4(imaplib.IMAP4):
     """imaplib.IMAP4 with bounded reads, argument checks and strict STARTTLS; see the module docstring."""
 
     def __init__(
-        self, where: Where, *, context: ssl.SSLContext | None, implicit_tls: bool, max_literal: int
+        self,
+        where: Where,
+        *,
+        context: ssl.SSLContext | None,
+        implicit_tls: bool,
+        max_literal: int,
+        deadline: DeadlinePolicy | None = None,
     ) -> None:
-        """Connect to ``where`` (TLS at once when ``implicit_tls``); read greeting and CAPABILITY."""
+        """Connect to ``where`` (TLS at once when ``implicit_tls``); read greeting and CAPABILITY.
+
+        ``deadline`` bounds every command (default: ``DEADLINE_TIMEOUTS`` x ``where.timeout``, 8 KiB/s).
+        """
         self.where = where
+        policy = deadline or DeadlinePolicy(base=DEADLINE_TIMEOUTS * where.timeout, min_rate=DEFAULT_MIN_RATE)
+        self.clock = CommandClock(policy, where, where.timeout)
         self._context = context
         self._implicit_tls = implicit_tls
         self._max_literal = max_literal
@@ -71,10 +95,11 @@ class GuardedIMAP4(imaplib.IMAP4):
                 sock.close()
                 raise
         self._install(sock)
+        self.clock.start("greeting")
 
     def _install(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.reader = Reader(sock, self.where, max_line=MAX_LINE, max_literal=self._max_literal)
+        self.reader = Reader(sock, self.where, self.clock, max_line=MAX_LINE, max_literal=self._max_literal)
         self.file = cast(Any, self.reader)  # imaplib only closes it; every read goes through self.reader
 
     def read(self, size: int) -> bytes:
@@ -115,6 +140,7 @@ class GuardedIMAP4(imaplib.IMAP4):
                     "contains CR, LF or NUL, which would end the command line early (command injection)",
                 )
         self._untagged_left = UNTAGGED_PER_COMMAND + self.extra_budget
+        self.clock.start(_label(name, args))
         tag: bytes = imaplib.IMAP4._command(self, name, *args)  # type: ignore[attr-defined]
         return tag
 
@@ -176,6 +202,7 @@ class GuardedIMAP4(imaplib.IMAP4):
                 f"{self.where}: the server sent {reader.buffered()} bytes after its STARTTLS reply, "
                 "before the TLS handshake (STARTTLS response injection); the connection is dropped"
             )
+        self.sock.settimeout(self.clock.read_timeout)  # the handshake: one timeout, not what a deadline left
         self._install(context.wrap_socket(self.sock, server_hostname=self.host))
         self.untagged_responses = {}
         self._tls_established = True
@@ -187,6 +214,8 @@ class GuardedIMAP4(imaplib.IMAP4):
         for typ in ("EXISTS", "RECENT"):
             self.untagged_responses.pop(typ, None)
         self._untagged_left = UNTAGGED_PER_COMMAND
+        clock = self.clock
+        clock.start("IDLE")
         tag = self._new_tag()
         self.send(tag + b" IDLE\r\n")
         while self._get_response() is not None:  # None: the "+ idling" continuation
@@ -199,10 +228,12 @@ class GuardedIMAP4(imaplib.IMAP4):
             left = deadline - time.monotonic()
             if left <= 0 or not reader.wait_readable(left):
                 break
+            clock.start("IDLE (an update while idling)")  # waiting for mail is not charged, reading it is
             self._get_response()
             self._check_bye()
         woke = self._new_mail()
         if self.tagged_commands[tag] is None:
+            clock.start("IDLE (DONE)")
             self.send(b"DONE\r\n")
         typ, dat = self._get_tagged_response(tag)
         if typ != "OK":

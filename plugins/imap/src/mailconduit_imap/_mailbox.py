@@ -3,8 +3,9 @@ r"""``ImapMailbox``: the ``Mailbox`` protocol over one logged-in :class:`Guarded
 Keys are ``"<uidvalidity>:<uid>"``. Refs whose UIDVALIDITY is not the folder's current one are
 ignored by ``fetch``, ``delete`` and ``move`` (those UIDs now name other messages). Fetching uses
 ``BODY.PEEK[]`` in commands of at most 500 UIDs, two commands in flight, and yields each message as
-its literal arrives. Deleting is ``UID STORE +FLAGS.SILENT (\\Deleted)`` then ``UID EXPUNGE`` of
-exactly those UIDs, never a bare EXPUNGE (A6: a message another client flagged survives).
+its literal arrives; each command's reply has its own deadline (``_deadline``, B3). Deleting is
+``UID STORE +FLAGS.SILENT (\\Deleted)`` then ``UID EXPUNGE`` of exactly those UIDs, never a bare
+EXPUNGE (A6: a message another client flagged survives).
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ class ImapMailbox:
                         yield collector.ready.popleft()
                 typ, dat = client._get_tagged_response(tag)
                 in_flight.popleft()
+                client.clock.start("UID FETCH")  # the next command's reply gets a deadline of its own
                 if typ != "OK":
                     raise reply_error(self._where, stage, typ, dat[-1] or b"")
                 client._check_bye()
@@ -295,7 +297,7 @@ class ImapMailbox:
                 self._client.shutdown()
             return
         try:
-            self._client.sock.settimeout(min(self._where.timeout, 5.0))
+            self._client.clock.read_timeout = min(self._where.timeout, 5.0)
             self._client.logout()
         except Exception:  # noqa: S110 - close never raises; the connection is gone either way
             pass

@@ -8,7 +8,9 @@ replaces its ``file``:
 * :meth:`Reader.read` refuses a literal larger than ``max_literal`` before reading any of it, reads
   in 1 MiB pieces, and puts a literal over ``spool_above`` bytes into a temporary file first, so a
   50 MB message costs about its own size in memory once, not twice;
-* a timeout is a ``TransportTimeout``, an EOF or reset a ``TransportError``, both naming the server;
+* every ``recv`` goes through a :class:`~mailconduit_imap._deadline.CommandClock`: a wait longer
+  than ``receive.timeout`` or a command past its deadline (a dripping server, B3) is a
+  ``TransportTimeout``, an EOF or reset a ``TransportError``, all naming the server;
 * :meth:`Reader.buffered` tells how many bytes arrived but were not consumed (STARTTLS injection).
 """
 
@@ -20,6 +22,7 @@ import ssl
 import tempfile
 
 from mailconduit import ProtocolError, TransportError, TransportTimeout
+from mailconduit_imap._deadline import CommandClock
 from mailconduit_imap._errmap import Where
 
 __all__ = ["Reader"]
@@ -35,6 +38,7 @@ class Reader:
         self,
         sock: socket.socket,
         where: Where,
+        clock: CommandClock,
         *,
         max_line: int,
         max_literal: int,
@@ -42,6 +46,7 @@ class Reader:
     ) -> None:
         self.sock = sock
         self.where = where
+        self.clock = clock
         self.max_line = max_line
         self.max_literal = max_literal
         self.spool_above = spool_above
@@ -51,11 +56,14 @@ class Reader:
     # ------------------------------------------------------------------ low level
     def _recv(self) -> bytes:
         try:
-            data = self.sock.recv(_RECV)
+            data = self.clock.recv(self.sock, _RECV)
+        except TransportError:  # the command's deadline passed
+            raise
         except TimeoutError:
             raise TransportTimeout(
-                f"{self.where}: no data within {self.where.timeout:g} s; check that the server is "
-                "reachable and responsive, or raise receive.timeout"
+                f"{self.where}: no data within {self.clock.read_timeout:g} s during "
+                f"{self.clock.command}; check that the server is reachable and responsive, or raise "
+                "receive.timeout"
             ) from None
         except ssl.SSLError as exc:
             raise TransportError(
@@ -136,10 +144,13 @@ class Reader:
 
     def _recv_at_most(self, left: int) -> bytes:
         try:
-            data = self.sock.recv(left)
+            data = self.clock.recv(self.sock, left)
+        except TransportError:  # the command's deadline passed
+            raise
         except TimeoutError:
             raise TransportTimeout(
-                f"{self.where}: no data within {self.where.timeout:g} s; raise receive.timeout"
+                f"{self.where}: no data within {self.clock.read_timeout:g} s during "
+                f"{self.clock.command}; raise receive.timeout"
             ) from None
         except OSError as exc:
             raise TransportError(f"{self.where}: connection lost ({exc}); try again later") from None

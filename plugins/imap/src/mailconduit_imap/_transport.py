@@ -31,6 +31,7 @@ class ImapTransport:
             TransportError: refused, lost or timed out (``TransportTimeout``).
         """
         from mailconduit_imap._client import GuardedIMAP4
+        from mailconduit_imap._deadline import DeadlinePolicy
         from mailconduit_imap._errmap import translate
         from mailconduit_imap._login import login
         from mailconduit_imap._mailbox import ImapMailbox
@@ -58,7 +59,11 @@ class ImapTransport:
         stage = "connect"
         try:
             client = GuardedIMAP4(
-                where, context=context, implicit_tls=tls is TlsMode.TLS, max_literal=settings.max_message_size
+                where,
+                context=context,
+                implicit_tls=tls is TlsMode.TLS,
+                max_literal=settings.max_message_size,
+                deadline=DeadlinePolicy.of(settings),
             )
         except Exception as exc:
             error = translate(exc, where, stage)
