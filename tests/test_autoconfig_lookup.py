@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -88,6 +89,18 @@ class HttpsServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.requests.append((self.path, self.headers.get("Host", "")))
+                if self.path == "/drip":  # a byte every 0.1 s, 40 at most: slower than any deadline here
+                    self.send_response(200)
+                    self.send_header("Content-Length", "40")
+                    self.end_headers()
+                    for _ in range(40):
+                        try:
+                            self.wfile.write(b"<")
+                            self.wfile.flush()
+                        except OSError:
+                            return
+                        time.sleep(0.1)
+                    return
                 status, headers, body = routes.get(self.path.partition("?")[0], (404, {}, b"not here"))
                 self.send_response(status)
                 for key, value in headers.items():
@@ -124,6 +137,7 @@ def https(test_ca: trustme.CA) -> Iterator[HttpsServer]:
             "/to-http": (302, {"Location": "http://localhost/mail/config-v1.1.xml"}, b""),
             "/loop": (302, {"Location": "/loop"}, b""),
             "/html": (200, {"Content-Type": "text/html"}, b"<html>parked domain</html>"),
+            "/huge": (200, {}, b"<clientConfig>" + b" " * 300_000 + b"</clientConfig>"),
         },
     )
     yield server
@@ -190,6 +204,22 @@ def test_failures_are_notes(https: HttpsServer, empty_dns: DnsServer, ca_pem: Pa
     assert f"{base}/html: not an autoconfig document" in notes
     assert f"localhost:{closed_port}/mail/config-v1.1.xml: cannot connect" in notes
     assert propose("jane@example.org", findings) is None
+
+
+def test_slow_and_huge_documents_are_cut_off(https: HttpsServer, empty_dns: DnsServer, ca_pem: Path) -> None:
+    base = f"https://localhost:{https.port}"
+    options = LookupOptions(
+        timeout=0.6,
+        dns_server=parse_dns_server(empty_dns.address),
+        ca_file=str(ca_pem),
+        extra_urls=(f"{base}/drip", f"{base}/huge"),
+        use_domain_urls=False,
+    )
+    findings = look_up("jane@example.org", options)
+    notes = "\n".join(findings.notes)
+    assert f"{base}/drip: not received within 1.2 s" in notes
+    assert f"{base}/huge: larger than 256 KiB" in notes
+    assert findings.autoconfig == []
 
 
 def test_an_untrusted_certificate_is_refused(https: HttpsServer, empty_dns: DnsServer) -> None:

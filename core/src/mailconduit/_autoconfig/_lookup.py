@@ -10,6 +10,7 @@ to the address it gives, with the name kept for SNI, the Host header and certifi
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -155,6 +156,7 @@ def _fetch(client: httpx.Client, options: LookupOptions, url: str) -> bytes:
     """GET ``url`` (HTTPS only, a few redirects); the body, at most :data:`MAX_DOCUMENT` bytes."""
     import httpx
 
+    deadline = time.monotonic() + 2 * options.timeout  # httpx's timeouts are per phase and per read
     for _hop in range(MAX_REDIRECTS + 1):
         if not url.startswith("https://"):
             raise ValueError(f"refusing a non-HTTPS URL: {url[:100]}")
@@ -170,6 +172,8 @@ def _fetch(client: httpx.Client, options: LookupOptions, url: str) -> bytes:
                 body += chunk
                 if len(body) > MAX_DOCUMENT:
                     raise ValueError(f"larger than {MAX_DOCUMENT // 1024} KiB")
+                if time.monotonic() > deadline:
+                    raise ValueError(f"not received within {2 * options.timeout:g} s")
             return body
         finally:
             response.close()
