@@ -21,11 +21,13 @@ table and the needs-reauth flags to the ``secrets`` table, both Fernet-encrypted
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mailconduit._errors import ConfigError
 from mailconduit._model import OAuthProviderSettings
@@ -36,11 +38,12 @@ if TYPE_CHECKING:
     from mailconduit._crypto import Keyring
     from mailconduit._store import Store
 
-__all__ = ["AuthContext", "NeedsReauth", "StoreAuthContext", "account_lock"]
+__all__ = ["AuthContext", "NeedsReauth", "StoreAccountLock", "StoreAuthContext", "account_lock"]
 
 _REAUTH_PREFIX = "auth.needs_reauth:"
 _LOCKS: dict[tuple[str, str], threading.RLock] = {}
 _LOCKS_GUARD = threading.Lock()
+_STORE_LOCKS: dict[tuple[str, str], StoreAccountLock] = {}
 
 
 def account_lock(scope: str, account: str) -> threading.RLock:
@@ -51,6 +54,52 @@ def account_lock(scope: str, account: str) -> threading.RLock:
     """
     with _LOCKS_GUARD:
         return _LOCKS.setdefault((scope, account), threading.RLock())
+
+
+class StoreAccountLock(AbstractContextManager["StoreAccountLock"]):
+    """One token request at a time for an account: across threads, and on PostgreSQL across processes.
+
+    Holds the process-wide :func:`account_lock`; on PostgreSQL the outermost holder in a process
+    also takes a session-level advisory lock (``pg_advisory_lock``, waiting) on a connection of its
+    own, so several runners on several machines sharing one store make one token request between
+    them: the others wait, then find the new token in the shared cache. Re-entrant like an RLock.
+    """
+
+    def __init__(self, store: Store, account: str, thread_lock: threading.RLock) -> None:
+        self._store = store
+        self._thread_lock = thread_lock
+        digest = hashlib.sha256(f"mailconduit.token\0{account}".encode()).digest()
+        self._key = int.from_bytes(digest[:8], "big", signed=True)
+        self._depth = threading.local()
+        self._connection: Any = None
+
+    def __enter__(self) -> StoreAccountLock:
+        self._thread_lock.acquire()
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        if depth == 0 and self._store.engine.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            try:
+                self._connection = self._store.engine.connect()
+                self._connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": self._key})
+                self._connection.commit()
+            except BaseException:
+                self._release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        self._depth.value -= 1
+        try:
+            if self._depth.value == 0 and self._connection is not None:
+                connection, self._connection = self._connection, None
+                connection.close()  # ends the session, and its advisory lock with it
+        finally:
+            self._thread_lock.release()
 
 
 class NeedsReauth:
@@ -100,7 +149,7 @@ class AuthContext(Protocol):
         """The needs-reauth mark of ``account``, or None when it can get tokens."""
         ...
 
-    def lock(self, account: str) -> threading.RLock:
+    def lock(self, account: str) -> AbstractContextManager[object]:
         """The lock to hold while refreshing ``account``'s tokens (one request at a time)."""
         ...
 
@@ -235,6 +284,12 @@ class StoreAuthContext:
         data = json.loads(value.reveal())
         return NeedsReauth(str(data["reason"]), datetime.fromisoformat(data["since"]))
 
-    def lock(self, account: str) -> threading.RLock:
-        """The process-wide lock of ``account`` in this store (see :func:`account_lock`)."""
-        return account_lock(self._open().url, account)
+    def lock(self, account: str) -> AbstractContextManager[object]:
+        """The lock of ``account`` in this store: process-wide, and across processes on PostgreSQL."""
+        store = self._open()
+        thread_lock = account_lock(store.url, account)
+        with _LOCKS_GUARD:
+            held = _STORE_LOCKS.get((store.url, account))
+            if held is None:
+                held = _STORE_LOCKS[(store.url, account)] = StoreAccountLock(store, account, thread_lock)
+            return held

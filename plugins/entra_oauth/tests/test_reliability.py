@@ -192,3 +192,45 @@ def test_a_long_idle_session_logs_in_again_before_its_token_lapses_and_misses_no
     assert second.expires_at > first.expires_at
     assert [f for f in failures if not isinstance(f, TransportError) or not f.temporary] == []
     assert sum(stored) == 2
+
+
+_TOKEN_PROCESS = """
+import sys, time
+from pathlib import Path
+from mailconduit import Outbox
+config, db, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+with Outbox.open(config, db_url=db) as outbox:
+    account = outbox.config.accounts["svc"]
+    authenticator = outbox.plugins.authenticator("entra_oauth")
+    while not go.exists():
+        time.sleep(0.005)
+    print(authenticator.credentials(account, "imap").secret.reveal() == "" and "empty" or "ok")
+"""
+
+
+def test_four_processes_sharing_a_postgresql_store_cause_one_token_request(
+    env: Env, postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 7: one token request at a time per account across runners, not just threads."""
+    import subprocess
+    import sys
+    import time
+
+    upgraded = env.cli("--db", postgres_url, "db", "upgrade")  # migrated once, before the processes race
+    assert upgraded.exit_code == 0, upgraded.output
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TOKEN_PROCESS, str(env.config), postgres_url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(3)  # every process has imported, opened the store and is waiting for the signal
+    go.touch()
+    outputs = [p.communicate(timeout=60) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert [out.strip() for out, _ in outputs] == ["ok"] * 4
+    assert env.idp.token_requests(env.clients["app"]) == 1
