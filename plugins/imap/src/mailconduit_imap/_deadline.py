@@ -10,8 +10,8 @@ seconds never trips it. Every command therefore also has a deadline, checked on 
 * every byte that arrives adds ``1 / min_transfer_rate`` seconds (default 8 KiB/s), so a bulk
   FETCH earns time in proportion to what it downloads: a 50 MB message arriving at 100 KB/s is
   never cut off, while a server dripping one byte every 10 ms (100 B/s) earns about 1% extra and
-  fails soon after ``command_deadline``. A server that keeps up at least ``min_transfer_rate`` on
-  average never hits the deadline after its first ``command_deadline`` seconds of silence.
+  fails soon after ``command_deadline``. A reply that starts within ``command_deadline`` and
+  then arrives at ``min_transfer_rate`` or faster never hits the deadline, however large.
 
 The allowance is earned per byte *received*, not per byte announced: a literal of 100 MB announced
 and then dripped earns nothing for the announcement. Only the time spent waiting for the server

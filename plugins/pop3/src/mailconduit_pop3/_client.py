@@ -5,6 +5,8 @@ line by line, cannot pipeline and verifies no certificate unless given a context
 through :class:`~mailconduit_pop3._reader.Reader` (bounded lines, listings and bodies), sends only
 lines built by :func:`~mailconduit_pop3._commands.command_line` or the SASL builders, and keeps up
 to :data:`PIPELINE_DEPTH` commands in flight when the server offers PIPELINING (RFC 2449).
+Every command, and every reply of a pipeline, has a deadline (:mod:`mailconduit_pop3._deadline`,
+RELIABILITY.md B3): a server dripping its reply fails it with a ``TransportTimeout`` naming it.
 
 Any failure other than a clean ``-ERR`` leaves the session in an unknown state, so the socket is
 closed at once *without* QUIT: POP3 deletes only on QUIT (RFC 1939 section 6), so an aborted
@@ -21,6 +23,7 @@ from contextlib import contextmanager, suppress
 from typing import TypeVar
 
 from mailconduit import ProtocolError, ServerReplyError, TlsError, TlsMode
+from mailconduit_pop3._deadline import DEADLINE_TIMEOUTS, DEFAULT_MIN_RATE, CommandClock, DeadlinePolicy
 from mailconduit_pop3._errmap import Where, reply_error, translate
 from mailconduit_pop3._listing import quote
 from mailconduit_pop3._reader import Reader
@@ -33,17 +36,33 @@ MAX_STATUS_LINE = 8192
 PIPELINE_DEPTH = 64
 """Commands kept in flight when the server offers PIPELINING."""
 _CAPA_LINES = 200
+_NAMED_WITH_ARGUMENT = frozenset({b"RETR", b"DELE", b"LIST", b"UIDL", b"TOP"})
 R = TypeVar("R")
+
+
+def _label(stage: str, line: bytes) -> str:
+    """How errors name one pipelined command: ``RETR 7``; the stage alone for anything else."""
+    words = line.split()
+    if len(words) == 2 and words[0].upper() in _NAMED_WITH_ARGUMENT and words[1].isdigit():
+        return f"{words[0].upper().decode()} {words[1].decode()}"
+    return stage
 
 
 class Pop3Client:
     """One POP3 connection. Build it with :func:`connect`."""
 
-    def __init__(self, where: Where, sock: socket.socket, tls: bool) -> None:
-        """Wrap a connected socket (already TLS for POP3S)."""
+    def __init__(
+        self, where: Where, sock: socket.socket, tls: bool, deadline: DeadlinePolicy | None = None
+    ) -> None:
+        """Wrap a connected socket (already TLS for POP3S).
+
+        ``deadline`` bounds every command (default: ``DEADLINE_TIMEOUTS`` x ``where.timeout``, 8 KiB/s).
+        """
         self.where = where
         self.sock: socket.socket | None = sock
-        self.reader = Reader(sock.recv)
+        policy = deadline or DeadlinePolicy(base=DEADLINE_TIMEOUTS * where.timeout, min_rate=DEFAULT_MIN_RATE)
+        self.clock = CommandClock(policy, where, where.timeout)
+        self.reader = Reader(self._recv)
         self.tls = tls
         self.capabilities: dict[str, list[str]] | None = None
         """CAPA's answer (name -> arguments), None when the server has no CAPA."""
@@ -64,6 +83,12 @@ class Pop3Client:
                 raise
             raise translate(exc, self.where, stage) from exc
 
+    def _recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes, within the deadline of the command being read."""
+        if self.sock is None:
+            raise ConnectionAbortedError("the connection was closed")
+        return self.clock.recv(self.sock, size)
+
     def send(self, data: bytes) -> None:
         """Send ``data`` (complete command lines)."""
         assert self.sock is not None
@@ -81,6 +106,7 @@ class Pop3Client:
     def command_or_continuation(self, stage: str, line: bytes) -> bytes:
         """Send one line and return the ``+OK ...`` or ``+ ...`` reply (SASL steps)."""
         with self.guard(stage):
+            self.clock.start(stage)
             self.send(line)
             return self.status(stage)
 
@@ -115,6 +141,7 @@ class Pop3Client:
                         self.send(b"".join(batch))
                     sent += len(batch)
                 with self.guard(stage):
+                    self.clock.start(_label(stage, lines[done]))
                     result = read()
                 done += 1
                 yield result
@@ -127,6 +154,7 @@ class Pop3Client:
                 return
             try:
                 with self.guard(stage):
+                    self.clock.start(f"{stage} (a reply left in the pipeline)")
                     read()
             except ServerReplyError:
                 continue
@@ -171,9 +199,10 @@ class Pop3Client:
             ) from None
         with self.guard("STLS handshake"):
             assert self.sock is not None
+            self.sock.settimeout(self.clock.read_timeout)  # the handshake: one timeout, not a deadline's rest
             wrapped = context.wrap_socket(self.sock, server_hostname=self.where.host)
             self.sock = wrapped
-            dropped = self.reader.attach(wrapped.recv)
+            dropped = self.reader.attach(self._recv)
         if dropped:
             log.warning(
                 "%s: dropped %d bytes sent before the TLS handshake (injection?)", self.where, dropped
@@ -196,8 +225,13 @@ class Pop3Client:
                 sock.close()
 
 
-def connect(where: Where, tls: TlsMode, context: ssl.SSLContext | None) -> Pop3Client:
-    """Connect, read the greeting, ask CAPA and secure the connection as ``tls`` says."""
+def connect(
+    where: Where, tls: TlsMode, context: ssl.SSLContext | None, deadline: DeadlinePolicy | None = None
+) -> Pop3Client:
+    """Connect, read the greeting, ask CAPA and secure the connection as ``tls`` says.
+
+    ``deadline`` bounds the greeting and every command (see :class:`Pop3Client`).
+    """
     stage = "connect"
     try:
         sock = socket.create_connection((where.host, where.port), timeout=where.timeout)
@@ -210,9 +244,10 @@ def connect(where: Where, tls: TlsMode, context: ssl.SSLContext | None) -> Pop3C
     except BaseException as exc:
         sock.close()
         raise translate(exc, where, "TLS handshake") from exc
-    client = Pop3Client(where, sock, tls is TlsMode.TLS)
+    client = Pop3Client(where, sock, tls is TlsMode.TLS, deadline)
     try:
         with client.guard("greeting"):
+            client.clock.start("greeting")
             client.status("greeting")
         client.capa()
         if tls is TlsMode.STARTTLS:

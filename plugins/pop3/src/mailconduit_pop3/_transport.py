@@ -58,9 +58,11 @@ def open_client(account: Account, credentials: Credentials | None) -> Pop3Client
     """
     from mailconduit_pop3._auth import login
     from mailconduit_pop3._client import connect
+    from mailconduit_pop3._deadline import DeadlinePolicy
 
     where, tls, context = connection_plan(account)
-    client = connect(where, tls, context)
+    assert account.receive is not None
+    client = connect(where, tls, context, DeadlinePolicy.of(account.receive))
     try:
         if credentials is not None:
             login(client, credentials)
