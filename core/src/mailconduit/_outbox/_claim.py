@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from attrs import field, frozen
-from sqlalchemy import select, update
+from sqlalchemy import Select, Table, and_, bindparam, select, update
 
 from mailconduit._message import MessageStatus
-from mailconduit._outbox._repo import due_filter
-from mailconduit._store._models import LogLevel, MessageRaw, MessageRow
+from mailconduit._store._models import Direction, LogLevel, MessageRaw, MessageRow
 from mailconduit._store._repo_log import add_log
 from mailconduit._store._store import Store
 
@@ -38,6 +39,50 @@ class Claimed:
     attempts: int
     message_id: str | None
     reclaimed_from: str | None = None
+
+
+_T: Table = MessageRow.__table__  # type: ignore[assignment]
+_RAW: Table = MessageRaw.__table__  # type: ignore[assignment]
+_OUTGOING = _T.c.direction == Direction.OUTGOING
+# Two candidate queries rather than one with OR: each walks the (direction, status,
+# next_attempt_at) index from its start (queued messages in due order; the few in-flight claims),
+# so a claim reads about ``limit`` index entries however many sent messages the table holds. One
+# query with ``OR`` made SQLite scan every outgoing message and sort the due ones, per claim.
+_EXPIRED = and_(_OUTGOING, _T.c.status == MessageStatus.SENDING, _T.c.lease_until < bindparam("now"))
+_DUE = and_(_OUTGOING, _T.c.status == MessageStatus.QUEUED, _T.c.next_attempt_at <= bindparam("now"))
+
+
+@lru_cache(maxsize=16)
+def _candidates(which: str, by_account: bool, by_ids: bool) -> Select[Any]:
+    """Due rows of one kind (``expired`` claims or ``due`` queued messages), oldest due first, locked."""
+    query = select(_T.c.id, _T.c.claimed_by, _T.c.account, _T.c.header_message_id, _T.c.next_attempt_at)
+    query = query.where(_EXPIRED if which == "expired" else _DUE)
+    if by_account:
+        query = query.where(_T.c.account == bindparam("account"))
+    if by_ids:
+        query = query.where(_T.c.id.in_(bindparam("ids", expanding=True)))
+    query = query.order_by(_T.c.next_attempt_at, _T.c.id).limit(bindparam("limit"))
+    return query.with_for_update(skip_locked=True)
+
+
+_TAKE = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=MessageStatus.SENDING, claimed_by=bindparam("worker"), lease_until=bindparam("until"))
+)
+_READ = (
+    select(
+        _T.c.id,
+        _T.c.account,
+        _T.c.envelope_from,
+        _T.c.recipients,
+        _T.c.attempts,
+        _T.c.header_message_id,
+        _RAW.c.raw,
+    )
+    .join(_RAW, _RAW.c.message_id == _T.c.id)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def claim(
@@ -61,27 +106,24 @@ def claim(
         account: only this account's messages.
         ids: only these messages (``send_now``).
     """
+    filters: dict[str, Any] = {"now": now}
+    if account is not None:
+        filters["account"] = account
+    if ids is not None:
+        filters["ids"] = list(ids)
     with store.session() as session:
-        query = select(
-            MessageRow.id, MessageRow.claimed_by, MessageRow.account, MessageRow.header_message_id
-        ).where(due_filter(now))
-        if account is not None:
-            query = query.where(MessageRow.account == account)
-        if ids is not None:
-            query = query.where(MessageRow.id.in_(list(ids)))
-        query = query.order_by(MessageRow.next_attempt_at, MessageRow.id).limit(limit)
-        picked = session.execute(query.with_for_update(skip_locked=True)).all()
+        picked: list[Any] = []
+        for which in ("expired", "due"):
+            if len(picked) < limit:
+                query = _candidates(which, account is not None, ids is not None)
+                picked += session.execute(query, {**filters, "limit": limit - len(picked)}).all()
         if not picked:
             return []
-        chosen = [row_id for row_id, *_ in picked]
-        session.execute(
-            update(MessageRow)
-            .where(MessageRow.id.in_(chosen))
-            .values(status=MessageStatus.SENDING, claimed_by=worker_id, lease_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
+        picked.sort(key=lambda row: (row.next_attempt_at, row.id))
+        chosen = [row.id for row in picked]
+        session.execute(_TAKE, {"ids": chosen, "worker": worker_id, "until": now + lease})
         previous = {}
-        for row_id, holder, acct, header_id in picked:
+        for row_id, holder, acct, header_id, _due in picked:
             if holder is not None:
                 previous[row_id] = holder
                 add_log(
@@ -97,20 +139,8 @@ def claim(
     # enqueue, so the bytes are read outside the write transaction (SQLite's write lock is held
     # for the claim only, not for reading a group's bytes).
     with store.session(readonly=True) as session:
-        rows = session.execute(
-            select(
-                MessageRow.id,
-                MessageRow.account,
-                MessageRow.envelope_from,
-                MessageRow.recipients,
-                MessageRow.attempts,
-                MessageRow.header_message_id,
-                MessageRaw.raw,
-            )
-            .join(MessageRaw, MessageRaw.message_id == MessageRow.id)
-            .where(MessageRow.id.in_(chosen))
-            .order_by(MessageRow.next_attempt_at, MessageRow.id)
-        ).all()
+        found = {row.id: row for row in session.execute(_READ, {"ids": chosen})}
+    rows = [found[row_id] for row_id in chosen if row_id in found]
     return [
         Claimed(
             id=row_id,
