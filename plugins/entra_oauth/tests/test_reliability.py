@@ -150,8 +150,7 @@ def test_a_long_idle_session_logs_in_again_before_its_token_lapses_and_misses_no
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 7: a token lapsing inside a live IDLE session is renewed by logging in again, then resynced."""
-    _short_lived_sign_in(env, monkeypatch)  # alice's first token lasts 301 s
-    monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)  # the renewed one lasts an hour
+    _short_lived_sign_in(env, monkeypatch)  # alice's tokens last 301 s until the first login is made
     logins: list[Credentials] = []
     stored: list[int] = []
     failures: list[BaseException] = []
@@ -176,6 +175,8 @@ def test_a_long_idle_session_logs_in_again_before_its_token_lapses_and_misses_no
         )
         watcher.start()
         try:
+            wait_until(lambda: len(logins) >= 1, "the first login", timeout=30)
+            monkeypatch.setattr(env.idp, "access_token_lifetime", 3600)  # renewed tokens last an hour
             wait_until(lambda: sum(stored) == 1, "the first message to be stored", timeout=30)
             wait_until(lambda: len(logins) >= 2, "a second login before the first token lapses", timeout=30)
             env.idp.revoke_access_tokens()  # the first token is refused from now on, as after expiry
