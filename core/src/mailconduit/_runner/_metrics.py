@@ -16,7 +16,7 @@ def _label(value: str | None) -> str:
 
 def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{{{labels}}} {value:g}" for labels, value in samples]
+    lines += [f"{name}{{{labels}}} {value:g}" if labels else f"{name} {value:g}" for labels, value in samples]
     return lines
 
 
