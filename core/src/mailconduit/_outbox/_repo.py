@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from mailconduit._message import MessageStatus
@@ -105,14 +105,22 @@ def due_accounts(session: Session, now: datetime) -> list[str]:
     Two index-friendly queries (queued and due; claims whose lease passed) rather than
     :func:`due_filter`'s ``OR``, which SQLite answers by reading every outgoing message, sent ones too.
     """
-    outgoing = MessageRow.direction == Direction.OUTGOING
-    due = select(MessageRow.account).where(
-        outgoing, MessageRow.status == MessageStatus.QUEUED, MessageRow.next_attempt_at <= now
-    )
-    expired = select(MessageRow.account).where(
-        outgoing, MessageRow.status == MessageStatus.SENDING, MessageRow.lease_until < now
-    )
-    return sorted(set(session.scalars(union(due, expired))))
+    return sorted(set(session.execute(_DUE_ACCOUNTS, {"now": now}).scalars()))
+
+
+_T: Table = MessageRow.__table__  # type: ignore[assignment]
+_DUE_ACCOUNTS = union(
+    select(_T.c.account).where(
+        _T.c.direction == Direction.OUTGOING,
+        _T.c.status == MessageStatus.QUEUED,
+        _T.c.next_attempt_at <= bindparam("now"),
+    ),
+    select(_T.c.account).where(
+        _T.c.direction == Direction.OUTGOING,
+        _T.c.status == MessageStatus.SENDING,
+        _T.c.lease_until < bindparam("now"),
+    ),
+)
 
 
 def release(session: Session, message_ids: Sequence[int], worker_id: str) -> int:
