@@ -23,7 +23,16 @@ def test_plugins_json_lists_builtins_and_their_registrations() -> None:
     assert by_name["builtin:memory"]["hooks"] == ["register_transports"]
     provided = {(r["kind"], r["name"]) for r in by_name["builtin:memory"]["registered"]}
     assert provided == {("send transport", "memory"), ("receive transport", "memory")}
-    assert {r["name"] for r in by_name["builtin:actions"]["registered"]} == {"store", "log"}
+    assert {r["name"] for r in by_name["builtin:actions"]["registered"]} == {
+        "store",
+        "log",
+        "webhook",
+        "forward",
+        "reply",
+        "move",
+        "flag",
+        "run",
+    }
     assert by_name["builtin:password"]["distribution"] == "mailconduit"
 
 

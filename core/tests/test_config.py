@@ -27,6 +27,8 @@ from mailconduit import (
     load_plugins,
 )
 from mailconduit._builtins.memory import MemoryReceiveSettings, MemorySendSettings
+from mailconduit._builtins.reply import ReplySettings
+from mailconduit._builtins.webhook import WebhookSettings
 from mailconduit._config import Config, PipelineSettings, PipelineStep, load_config
 from mailconduit._model import ReceiveSettings, RunnerSettings
 from mailconduit.testing import canary
@@ -67,21 +69,6 @@ class FancySendSettings(SendSettings):
     pipelining: bool = True
 
 
-@define(frozen=True, kw_only=True)
-class WebhookSettings:
-    """``- webhook: {url: ...}``."""
-
-    url: str = field(validator=validators.matches_re(r"https://.+"))
-    timeout: timedelta = timedelta(seconds=10)
-
-
-@define(frozen=True, kw_only=True)
-class ReplySettings:
-    """``- reply: {template: ...}``."""
-
-    template: str
-
-
 class _Nothing:
     def __call__(self, *args: Any) -> Any:
         raise AssertionError("not called in config tests")
@@ -102,11 +89,6 @@ class SamplePlugin:
     @hookimpl
     def register_transports(self, register: Any) -> None:
         register("fancy", _Nothing, settings=FancySendSettings)
-
-    @hookimpl
-    def register_actions(self, register: Any) -> None:
-        register("webhook", _Nothing, settings=WebhookSettings)
-        register("reply", _Nothing, settings=ReplySettings)
 
 
 @pytest.fixture(scope="module")
@@ -385,7 +367,9 @@ def test_unknown_names_list_what_is_available(core: PluginSet) -> None:
     assert problems["accounts.sales.audit"].startswith(
         "unknown key; did you mean 'auth'? allowed: auth, ca_file"
     )
-    assert problems["pipelines.p.steps[1]"] == "unknown pipeline action 'shred'; available: log, store"
+    assert problems["pipelines.p.steps[1]"] == (
+        "unknown pipeline action 'shred'; available: flag, forward, log, move, reply, run, store, webhook"
+    )
     assert len(problems) == 4
 
 
@@ -435,7 +419,7 @@ def test_plugin_classes_report_their_own_problems(extended: PluginSet) -> None:
               p:
                 receive: a
                 steps:
-                  - webhook: {url: http://plain.example.test}
+                  - webhook: {url: ftp://plain.example.test}
                   - reply: {}
                   - store: {really: true}
             """),
@@ -452,7 +436,7 @@ def test_plugin_classes_report_their_own_problems(extended: PluginSet) -> None:
         "pipelines.p.steps[2].store": "pipeline action 'store' takes no settings; write - store",
     }
     assert problems["accounts.a.send.dkim"].startswith("unknown key; did you mean 'dkim_selector'?")
-    assert "https://.+" in problems["pipelines.p.steps[0].webhook.url"]
+    assert "expected an http:// or https:// URL" in problems["pipelines.p.steps[0].webhook.url"]
     # the provider check only applies where the structured auth has one and it is unknown
     problems_all = problems_of(
         "oauth_providers: {}\naccounts: {a: {email: a@example.test, auth: {method: token, provider: "

@@ -25,7 +25,10 @@ BUILTIN_REGISTRATIONS = {
     "send_transports": {"memory": "builtin:memory"},
     "receive_transports": {"memory": "builtin:memory"},
     "authenticators": {"password": "builtin:password"},
-    "actions": {"store": "builtin:actions", "log": "builtin:actions"},
+    "actions": {
+        name: "builtin:actions"
+        for name in ("store", "log", "webhook", "forward", "reply", "move", "flag", "run")
+    },
     "template_engines": {"jinja2": "builtin:jinja"},
 }
 

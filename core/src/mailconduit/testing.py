@@ -19,6 +19,7 @@ from mailconduit._testing import servers as _servers
 from mailconduit._testing.canaries import canary, find_canaries, known_canaries
 from mailconduit._testing.contracts import *  # noqa: F403
 from mailconduit._testing.postgres import *  # noqa: F403
+from mailconduit._testing.recording import QueuedMail, RecordingContext, ServerChange
 from mailconduit._testing.require import missing_server, servers_required
 from mailconduit._testing.servers import *  # noqa: F403
 
@@ -26,7 +27,10 @@ __all__ = [
     "MemoryReceiveSettings",
     "MemorySendSettings",
     "MemoryServer",
+    "QueuedMail",
+    "RecordingContext",
     "SentMail",
+    "ServerChange",
     "canary",
     "find_canaries",
     "known_canaries",

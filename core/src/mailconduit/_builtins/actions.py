@@ -1,7 +1,16 @@
-"""Built-in plugin: the ``store`` and ``log`` pipeline actions."""
+"""Built-in plugin: the pipeline actions ``store`` and ``log`` (here) and the others.
+
+``webhook``, ``forward``, ``reply``, ``move``, ``flag`` and ``run`` live in a module each.
+"""
 
 from __future__ import annotations
 
+from mailconduit._builtins.flag import FlagAction, FlagSettings
+from mailconduit._builtins.forward import ForwardAction, ForwardSettings
+from mailconduit._builtins.move import MoveAction, MoveSettings
+from mailconduit._builtins.reply import ReplyAction, ReplySettings
+from mailconduit._builtins.run import RunAction, RunSettings
+from mailconduit._builtins.webhook import WebhookAction, WebhookSettings
 from mailconduit._protocols import ActionContext
 from mailconduit._registering import RegisterAction
 from mailconduit._types import ActionResult, StoredMessage
@@ -34,6 +43,12 @@ class LogAction:
 
 @hookimpl
 def register_actions(register: RegisterAction) -> None:
-    """Register ``store`` and ``log``."""
+    """Register the built-in actions."""
     register("store", StoreAction)
     register("log", LogAction)
+    register("webhook", WebhookAction, settings=WebhookSettings)
+    register("forward", ForwardAction, settings=ForwardSettings)
+    register("reply", ReplyAction, settings=ReplySettings)
+    register("move", MoveAction, settings=MoveSettings)
+    register("flag", FlagAction, settings=FlagSettings)
+    register("run", RunAction, settings=RunSettings)

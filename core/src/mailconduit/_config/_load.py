@@ -254,6 +254,7 @@ def _cross_references(raw: dict[Any, Any], values: dict[str, Any]) -> list[Excep
                         at=("pipelines", str(name), "folder"),
                     )
                 )
+    errors.extend(_pop3_steps(values))
     for name, account in (values.get("accounts") or {}).items():
         provider = getattr(account.auth, "provider", None)
         if isinstance(provider, str) and provider not in providers:
@@ -264,4 +265,30 @@ def _cross_references(raw: dict[Any, Any], values: dict[str, Any]) -> list[Excep
                     at=("accounts", name, "auth", "provider"),
                 )
             )
+    return errors
+
+
+def _pop3_steps(values: dict[str, Any]) -> list[Exception]:
+    """Steps that change messages on the server (``flag``, ``move``) in a pipeline of a POP3 account.
+
+    A step's settings class lists what it needs in ``server_capabilities``; POP3 has no folders
+    and no flags, so such a step can never work there.
+    """
+    errors: list[Exception] = []
+    accounts = values.get("accounts") or {}
+    for name, pipeline in (values.get("pipelines") or {}).items():
+        account = accounts.get(pipeline.receive)
+        if account is None or account.receive is None or account.receive.protocol != "pop3":
+            continue
+        for step in (*pipeline.steps, *pipeline.on_error):
+            needs = sorted(getattr(type(step.settings), "server_capabilities", ()) or ())
+            if needs:
+                errors.append(
+                    Problem(
+                        f"step {step.name!r} needs {' and '.join(needs)} on the server, but account "
+                        f"{pipeline.receive!r} receives by pop3, which has neither folders nor flags; "
+                        f"remove the step or receive by imap",
+                        at=("pipelines", str(name), "steps"),
+                    )
+                )
     return errors

@@ -110,9 +110,10 @@ def _attachment_part(index: int, attachment: Attachment) -> tuple[list[bytes], b
         check_value(f"{field}.content_type", attachment.content_type)
         raise MessageError(f"{field}.content_type: {attachment.content_type!r} is not a valid type/subtype")
     disposition = "inline" if attachment.inline else "attachment"
+    unencoded = ctype == "message/rfc822" and _seven_bit_lines(attachment.content)
     headers = [
         f"Content-Type: {ctype}\r\n".encode(),
-        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: 7bit\r\n" if unencoded else b"Content-Transfer-Encoding: base64\r\n",
         f"Content-Disposition: {disposition}; {_filename_params(attachment.filename)}\r\n".encode(),
     ]
     if attachment.content_id is not None:
@@ -124,8 +125,21 @@ def _attachment_part(index: int, attachment: Attachment) -> tuple[list[bytes], b
                 "angle brackets, like 'logo@example.org'"
             )
         headers.append(f"Content-ID: <{cid}>\r\n".encode())
+    if unencoded:  # RFC 2046 5.2.1: a message/rfc822 part is 7bit, 8bit or binary, never base64
+        return headers, attachment.content.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     payload = base64.encodebytes(attachment.content).replace(b"\n", b"\r\n")
     return headers, payload
+
+
+def _seven_bit_lines(data: bytes) -> bool:
+    """True when ``data`` is ASCII without NUL or bare CR, in lines of at most 998 bytes (7bit, RFC 5322).
+
+    Other content (8-bit bytes, long lines) keeps base64, which every reader decodes, so a forward
+    never needs 8BITMIME.
+    """
+    if not data.isascii() or b"\0" in data or b"\r" in data.replace(b"\r\n", b""):
+        return False
+    return all(len(line) <= 998 for line in data.replace(b"\r\n", b"\n").split(b"\n"))
 
 
 def _multipart(subtype: str, parts: list[tuple[list[bytes], bytes]]) -> tuple[list[bytes], bytes]:

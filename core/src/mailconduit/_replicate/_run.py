@@ -165,6 +165,10 @@ def run_once(
     """One run over an open mailbox: checks, lock, pending changes, then the planned batches."""
     started = time.monotonic()
     caps = check_mailbox(mailbox, ctx.account, ctx.folder)
+    for step in (*ctx.steps, *ctx.on_error):  # server-changing steps (move, flag) check the mailbox too
+        check = getattr(step.action, "check_mailbox", None)
+        if callable(check):
+            check(mailbox, caps, account=ctx.account, folder=ctx.folder, pipeline=ctx.pipeline)
     if ctx.receive.after_replication != "none" and not dry_run:
         ctx.store.check_durability()
     with folder_lock(ctx.store, ctx.account.name, ctx.folder) as locked:
