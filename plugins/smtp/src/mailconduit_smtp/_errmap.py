@@ -34,8 +34,9 @@ def reply_text(code: int, message: bytes | str) -> str:
     """``"550 5.1.1 no such user"``: the reply as one printable line (control characters as ``?``)."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     text = " / ".join(part.strip() for part in text.splitlines() if part.strip())
-    printable = "".join(c if c.isprintable() else "?" for c in text)
-    return f"{code} {printable}".strip()
+    if not text.isprintable():  # a reply with control characters (rare): each one becomes '?'
+        text = "".join(c if c.isprintable() else "?" for c in text)
+    return f"{code} {text}".strip()
 
 
 def reply_error(where: Where, stage: str, code: int, message: bytes | str) -> ServerReplyError:

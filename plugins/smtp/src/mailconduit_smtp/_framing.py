@@ -103,9 +103,10 @@ def frame_message(data: bytes) -> Framed:
     Framed(data=b'Subject: \xc3\xa4\r\n\r\nbody\r\n.\r\n', has_8bit=True, header_has_8bit=True)
     """
     framed = frame(data)
-    first = _NON_ASCII.search(framed)
-    if first is None:
+    if framed.isascii():  # the usual case, answered without a regex scan
         return Framed(framed, has_8bit=False, header_has_8bit=False)
+    first = _NON_ASCII.search(framed)
+    assert first is not None  # isascii() said there is a byte above 0x7F
     if framed.startswith(b"\r\n"):  # no header section at all
         return Framed(framed, has_8bit=True, header_has_8bit=False)
     end = framed.find(b"\r\n\r\n")

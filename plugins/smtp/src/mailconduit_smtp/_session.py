@@ -111,14 +111,17 @@ class SmtpSession:
                 client.close()
             raise reply_error(client.where, "message data", code, message)
         self.messages_sent += 1
-        log.debug(
-            "%s: message accepted for %d of %d recipients: %s",
-            client.where,
-            sum(r.accepted for r in results),
-            len(results),
-            reply_text(code, message),
-        )
-        return SendResult(recipients=results, reply=reply_text(code, message))
+        reply = reply_text(code, message)
+        if log.isEnabledFor(logging.DEBUG):
+            accepted = sum(r.accepted for r in results)
+            log.debug(
+                "%s: message accepted for %d of %d recipients: %s",
+                client.where,
+                accepted,
+                len(results),
+                reply,
+            )
+        return SendResult(recipients=results, reply=reply)
 
     def _lockstep_envelope(
         self, mail: str, recipients: Sequence[str], rcpts: Sequence[str]
