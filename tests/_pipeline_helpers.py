@@ -72,6 +72,7 @@ class HookServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms ACK stall
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -36,6 +36,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "adopt": ("mailconduit._cli._adopt_cmd:adopt", "Record what a folder holds now as already seen."),
     "folders": ("mailconduit._cli._folders_cmd:folders", "List an account's folders and special uses."),
     "messages": ("mailconduit._cli._messages_cmd:messages", "List, show and view received messages."),
+    "replay": ("mailconduit._cli._replay_cmd:replay", "Run a pipeline's steps again on a stored message."),
     "run": ("mailconduit._cli._run_cmd:run", "Run every pipeline and the outbox worker until stopped."),
     "status": ("mailconduit._cli._status_cmd:status", "Show pipelines' health and outboxes' depth."),
     "autoconfig": (
