@@ -487,3 +487,46 @@ def test_replay_reruns_the_steps_on_a_stored_message(setup: Setup, hook: HookSer
     assert len(hook.hits) == 2  # replay runs every step again, the webhook included
     assert messages(store)[0].last_error is None
     assert run(config, store).fetched == 0
+
+
+def test_replay_command_reruns_a_message_and_says_why_a_step_refused(
+    setup: Setup, hook: HookServer, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mailconduit._cli import cli
+
+    db = tmp_path / "cli.db"
+    path = tmp_path / "mailconduit.yaml"
+    path.write_text(
+        f"database: sqlite:///{db}\n"
+        + setup.yaml(
+            f"      - webhook: {{url: {hook.url}}}\n"
+            "      - run: {callable: 'tests._pipeline_steps:refuse_odd'}\n"
+        )
+    )
+    config = config_from(path.read_text(), setup.user.password)
+    store = open_store(f"sqlite:///{db}")
+    try:
+        setup.seed([mail(1), mail(2)])
+        run(config, store)
+        odd, even = (r.id for r in messages(store))
+    finally:
+        store.close()
+    env = {"PW": setup.user.password}
+    accepted = CliRunner().invoke(cli, ["--config", str(path), "replay", str(even), "--json"], env=env)
+    assert accepted.exit_code == 0, accepted.output
+    assert json.loads(accepted.output) == {
+        "message_id": even,
+        "pipeline": "p",
+        "accepted": True,
+        "reason": "",
+        "queued": 0,
+        "finished": False,
+    }
+    refused = CliRunner().invoke(cli, ["--config", str(path), "replay", str(odd), "--pipeline", "p"], env=env)
+    assert refused.exit_code == 2
+    assert "step 'run' rejected it: odd number 1" in refused.output
+    missing = CliRunner().invoke(cli, ["--config", str(path), "replay", "999999"], env=env)
+    assert missing.exit_code == 1 and "message 999999 is not in the store" in missing.output
+    assert len(hook.hits) == 2 + 2
