@@ -205,3 +205,8 @@ def test_version_is_the_distribution_version() -> None:
     from importlib.metadata import version
 
     assert mailconduit.__version__ == version("mailconduit")
+
+
+def test_testing_exports_the_action_test_double() -> None:
+    for name in ("RecordingContext", "QueuedMail", "ServerChange", "ActionContract", "stored_sample"):
+        assert name in mailconduit.testing.__all__, name
