@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import imaplib
 import os
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mailconduit._store import Store
-from mailconduit._store._models import Direction, MessageRow
+from mailconduit._store._models import Direction, MessageRaw, MessageRow
 from mailconduit._testing.faults import Fault, FaultProxy, ProxyConnection
 from mailconduit.testing import MailUser
 
@@ -301,3 +303,29 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def check_incoming_converged(store: Store, seeded: Iterable[bytes]) -> None:
+    """0 lost and 0 dup among received messages (outgoing rows of the outbox are not counted).
+
+    Every seeded message is stored byte-exact exactly once and no two received rows share a
+    server key (the conventions of ``tests._replication_helpers.check_converged``).
+    """
+    wanted = Counter(hashlib.sha256(m).hexdigest() for m in seeded)
+    with store.session(readonly=True) as session:
+        query = (
+            select(
+                MessageRow.folder, MessageRow.uidvalidity, MessageRow.uid, MessageRow.sha256, MessageRaw.raw
+            )
+            .join(MessageRaw, MessageRaw.message_id == MessageRow.id)
+            .where(MessageRow.direction == Direction.INCOMING)
+        )
+        rows = session.execute(query).all()
+    have = Counter(hashlib.sha256(bytes(r.raw)).hexdigest() for r in rows)
+    lost = wanted - have
+    assert not lost, f"{sum(lost.values())} of {sum(wanted.values())} delivered messages are not in the store"
+    dup = {h: n for h, n in have.items() if n > 1}
+    assert not dup, f"{len(dup)} messages stored more than once"
+    keys = Counter((r.folder, r.uidvalidity, r.uid) for r in rows)
+    assert max(keys.values(), default=1) == 1, "two rows share a server key"
+    assert all(hashlib.sha256(bytes(r.raw)).hexdigest() == r.sha256 for r in rows), "a row's sha256 is wrong"
