@@ -20,13 +20,12 @@ import sys
 import tomllib
 from email import message_from_bytes, policy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
-from mailconduit import Config, PluginSet, RunResult, load_config, load_plugins, replicate
-from mailconduit._store import Store, open_store
 from mailconduit.testing import DovecotServer, MailUser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,18 +162,20 @@ def send(setup: dict[str, Any], subject: str, attachment: str) -> dict[str, Any]
     return report
 
 
-def run_pipeline(config: Config, plugins: PluginSet, store: Store, name: str) -> RunResult:
-    """One run of pipeline ``name``, as `mailconduit run --once` runs it: its account, overrides and steps."""
-    import attrs
-
-    pipeline = config.pipelines[name]
-    account = config.account(pipeline.receive)
-    assert account.receive is not None
-    account = attrs.evolve(account, receive=pipeline.apply_to(account.receive))
-    steps = [
-        (step.name, step.settings) if step.settings is not None else step.name for step in pipeline.steps
-    ]
-    return replicate(account, store=store, plugins=plugins, config=config, steps=steps)
+def run_pipeline(setup: dict[str, Any], name: str) -> SimpleNamespace:
+    """One run of pipeline ``name`` by `mailconduit run --once`: its account, overrides and steps."""
+    result = cli(
+        setup["config"],
+        "run",
+        "--once",
+        "--no-outbox",
+        "--pipeline",
+        name,
+        "--json",
+        password=setup["user"].password,
+    )
+    assert result.exit_code == 0, result.output
+    return SimpleNamespace(**json.loads(result.stdout)["pipelines"][name])
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -200,36 +201,30 @@ def test_send_through_maildir_then_a_pipeline_files_the_invoices(setup: dict[str
     subjects = sorted(str(message_from_bytes(d, policy=policy.default)["Subject"]) for d in delivered)
     assert subjects == ["Invoice 2024-17", "Lunch on Friday", "Rechnung 2024-18"]
 
-    plugins = load_plugins()
-    config = load_config(setup["config"], plugins, environ={"MC_IMAP_PW": user.password})
     invoices = tmp / "invoices"
-    store = open_store(config.database)
-    try:
-        # 1. the invoice folder is blocked: both invoices are rejected and stay on the server
-        invoices.write_text("a file where the folder should be")
-        first = run_pipeline(config, plugins, store, "invoices")
-        assert (first.fetched, first.stored, first.failed, first.deleted) == (3, 3, 2, 1)
-        left = sorted(str(message_from_bytes(p.read_bytes())["Subject"]) for p in dovecot.message_files(user))
-        assert left == ["Invoice 2024-17", "Rechnung 2024-18"]  # the lunch mail was accepted and deleted
-        log = cli(setup["config"], "log", "--json", password=user.password)
-        assert "cannot file invoices into" in log.output and "Not a directory" in log.output
+    # 1. the invoice folder is blocked: both invoices are rejected and stay on the server
+    invoices.write_text("a file where the folder should be")
+    first = run_pipeline(setup, "invoices")
+    assert (first.fetched, first.stored, first.failed, first.deleted) == (3, 3, 2, 1)
+    left = sorted(str(message_from_bytes(p.read_bytes())["Subject"]) for p in dovecot.message_files(user))
+    assert left == ["Invoice 2024-17", "Rechnung 2024-18"]  # the lunch mail was accepted and deleted
+    log = cli(setup["config"], "log", "--json", password=user.password)
+    assert "cannot file invoices into" in log.output and "Not a directory" in log.output
 
-        # 2. unblocked, the next run files them and applies the after-replication action to them
-        invoices.unlink()
-        second = run_pipeline(config, plugins, store, "invoices")
-        assert (second.failed, second.deleted) == (0, 2)
-        assert dovecot.message_files(user) == []
-        (day,) = [p.name for p in invoices.iterdir()]
-        assert files(invoices) == {
-            f"{day}/billing@acme.test/invoice-2024-17.pdf": b"%PDF-1.4 invoice 17\n%%EOF\n",
-            f"{day}/billing@acme.test/invoice-2024-18.pdf": b"%PDF-1.4 invoice 18\n%%EOF\n",
-        }
+    # 2. unblocked, the next run files them and applies the after-replication action to them
+    invoices.unlink()
+    second = run_pipeline(setup, "invoices")
+    assert (second.failed, second.deleted) == (0, 2)
+    assert dovecot.message_files(user) == []
+    (day,) = [p.name for p in invoices.iterdir()]
+    assert files(invoices) == {
+        f"{day}/billing@acme.test/invoice-2024-17.pdf": b"%PDF-1.4 invoice 17\n%%EOF\n",
+        f"{day}/billing@acme.test/invoice-2024-18.pdf": b"%PDF-1.4 invoice 18\n%%EOF\n",
+    }
 
-        # 3. nothing new: nothing fetched, nothing filed twice
-        third = run_pipeline(config, plugins, store, "invoices")
-        assert (third.fetched, third.failed) == (0, 0)
-        assert len(files(invoices)) == 2
-    finally:
-        store.close()
+    # 3. nothing new: nothing fetched, nothing filed twice
+    third = run_pipeline(setup, "invoices")
+    assert (third.fetched, third.failed) == (0, 0)
+    assert len(files(invoices)) == 2
     log = cli(setup["config"], "log", "--json", password=user.password)
     assert "file_invoices: message" in log.output and "1 new, 0 already filed" in log.output
