@@ -120,6 +120,7 @@ if TYPE_CHECKING:
     )
     from mailconduit._runner import JobStatus, OnceResult, OutboxStatus, Runner, StatusReport, read_status
     from mailconduit._sanitize import render_inline_images, sanitize_html
+    from mailconduit._store import Store, open_store
     from mailconduit._templates import (
         Draft,
         Drafts,
@@ -178,6 +179,8 @@ _LAZY = {
     "Runner": "mailconduit._runner",
     "StatusReport": "mailconduit._runner",
     "read_status": "mailconduit._runner",
+    "Store": "mailconduit._store",
+    "open_store": "mailconduit._store",
     "render_template": "mailconduit._templates",
     "Renderer": "mailconduit._templates",
     "TemplateStore": "mailconduit._templates",
@@ -299,6 +302,7 @@ __all__ = [
     "ServerReplyError",
     "Stage",
     "StatusReport",
+    "Store",
     "StoreAuthContext",
     "StoreError",
     "StoredBatch",
@@ -328,6 +332,7 @@ __all__ = [
     "load_config",
     "load_plugins",
     "load_template_files",
+    "open_store",
     "parse_address",
     "parse_address_list",
     "parse_message",
