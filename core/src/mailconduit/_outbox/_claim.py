@@ -11,20 +11,19 @@ PostgreSQL queue need synchronised clocks (within a small fraction of the lease)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from attrs import field, frozen
-from sqlalchemy import Select, Table, and_, bindparam, select, update
+from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, select, update
 
 from mailconduit._message import MessageStatus
-from mailconduit._store._models import Direction, LogLevel, MessageRaw, MessageRow
-from mailconduit._store._repo_log import add_log
+from mailconduit._store._models import Direction, EmailLog, LogLevel, MessageRaw, MessageRow
 from mailconduit._store._store import Store
 
-__all__ = ["Claimed", "claim", "renew"]
+__all__ = ["Claimed", "Picked", "claim", "pick", "read_claimed", "renew"]
 
 
 @frozen(kw_only=True)
@@ -106,41 +105,95 @@ def claim(
         account: only this account's messages.
         ids: only these messages (``send_now``).
     """
+    with store.session() as session:
+        picked = pick(
+            session.connection(),
+            worker_id=worker_id,
+            now=now,
+            lease=lease,
+            limit=limit,
+            account=account,
+            ids=ids,
+        )
+    return read_claimed(store, picked)
+
+
+@frozen
+class Picked:
+    """Messages a committed claim marked ``sending`` for this worker, before their bytes are read.
+
+    Attributes:
+        ids: the messages, oldest due first.
+        previous: the worker whose expired claim this one took over, by message.
+    """
+
+    ids: tuple[int, ...]
+    previous: Mapping[int, str]
+
+
+def pick(
+    connection: Connection,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    account: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> Picked:
+    """In ``connection``'s write transaction, choose up to ``limit`` due messages and mark them claimed.
+
+    The arguments are :func:`claim`'s. A message taken over from a worker whose claim expired gets a
+    warning in the email log (same transaction). The claim holds once the transaction commits.
+    """
     filters: dict[str, Any] = {"now": now}
     if account is not None:
         filters["account"] = account
     if ids is not None:
         filters["ids"] = list(ids)
-    with store.session() as session:
-        picked: list[Any] = []
-        for which in ("expired", "due"):
-            if len(picked) < limit:
-                query = _candidates(which, account is not None, ids is not None)
-                picked += session.execute(query, {**filters, "limit": limit - len(picked)}).all()
-        if not picked:
-            return []
-        picked.sort(key=lambda row: (row.next_attempt_at, row.id))
-        chosen = [row.id for row in picked]
-        session.execute(_TAKE, {"ids": chosen, "worker": worker_id, "until": now + lease})
-        previous = {}
-        for row_id, holder, acct, header_id, _due in picked:
-            if holder is not None:
-                previous[row_id] = holder
-                add_log(
-                    session,
-                    LogLevel.WARNING,
-                    f"claim of worker {holder} on {header_id} expired; sending it again (if that worker "
-                    "was stopped after the server accepted it, it arrives twice)",
-                    account=acct,
-                    message_id=row_id,
-                    time=now,
-                )
-    # The claim is committed: these rows are this worker's, and what is sent never changes after
-    # enqueue, so the bytes are read outside the write transaction (SQLite's write lock is held
-    # for the claim only, not for reading a group's bytes).
+    rows: list[Any] = []
+    for which in ("expired", "due"):
+        if len(rows) < limit:
+            query = _candidates(which, account is not None, ids is not None)
+            rows += connection.execute(query, {**filters, "limit": limit - len(rows)}).all()
+    if not rows:
+        return Picked((), {})
+    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    chosen = tuple(row.id for row in rows)
+    connection.execute(_TAKE, {"ids": list(chosen), "worker": worker_id, "until": now + lease})
+    previous = {row.id: row.claimed_by for row in rows if row.claimed_by is not None}
+    if previous:
+        connection.execute(
+            insert(EmailLog),
+            [
+                {
+                    "level": LogLevel.WARNING,
+                    "text": f"claim of worker {row.claimed_by} on {row.header_message_id} expired; "
+                    "sending it again (if that worker was stopped after the server accepted it, it "
+                    "arrives twice)",
+                    "account": row.account,
+                    "message_id": row.id,
+                    "time": now,
+                }
+                for row in rows
+                if row.claimed_by is not None
+            ],
+        )
+    return Picked(chosen, previous)
+
+
+def read_claimed(store: Store, picked: Picked) -> list[Claimed]:
+    """What to send for ``picked`` (whose claim is committed), in its order.
+
+    What is sent never changes after enqueue and the rows are this worker's, so the bytes are read
+    outside the write transaction (SQLite's write lock is held for the claim only, not for reading
+    a group's bytes).
+    """
+    if not picked.ids:
+        return []
     with store.session(readonly=True) as session:
-        found = {row.id: row for row in session.execute(_READ, {"ids": chosen})}
-    rows = [found[row_id] for row_id in chosen if row_id in found]
+        found = {row.id: row for row in session.execute(_READ, {"ids": list(picked.ids)})}
+    rows = [found[row_id] for row_id in picked.ids if row_id in found]
     return [
         Claimed(
             id=row_id,
@@ -150,7 +203,7 @@ def claim(
             raw=bytes(raw),
             attempts=attempts,
             message_id=header_id,
-            reclaimed_from=previous.get(row_id),
+            reclaimed_from=picked.previous.get(row_id),
         )
         for row_id, acct, envelope_from, recipients, attempts, header_id, raw in rows
     ]

@@ -8,9 +8,15 @@ before each send it waits until fewer than ``mark_batch`` of its outcomes are no
 at any moment at most ``mark_batch`` messages of one session were accepted by the server but not
 marked sent (the duplicate window of RELIABILITY.md C3).
 
-The recorder thread starts with the first lane and ends when the last lane is closed. When writing
-a batch fails, every lane with an outcome in it gets the error on its next wait (its session thread
-stops and reports it); those messages keep their claims, which expire.
+Claims go through the recorder too (:meth:`Recorder.claim`): a session thread that needs its next
+group asks, and the claim runs in the same transaction as the outcomes waiting then, so it costs no
+commit of its own and never holds SQLite's write lock while the recorder waits for it (a claim in
+a transaction of its own did both, and every session stalled behind it).
+
+The recorder thread starts with the first lane or claim and ends when the last lane is closed and
+nothing waits. When writing a batch fails, every lane with an outcome in it gets the error on its
+next wait (its session thread stops and reports it); those messages keep their claims, which
+expire. A claim in a failed transaction is answered with ``None`` and its caller claims on its own.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from mailconduit._outbox._claim import Claimed
+from mailconduit._outbox._claim import Claimed, Picked, pick
 from mailconduit._outbox._record import Done, write_outcomes
 from mailconduit._outbox._report import Outcome, StatsCollector
 from mailconduit._store._engine import WRITER
@@ -85,6 +91,18 @@ class Lane:
             self._recorder.leave(self)
 
 
+class _ClaimRequest:
+    """A session thread's request for its next group, answered by the recorder's next transaction."""
+
+    def __init__(self, *, account: str, limit: int, now: datetime, lease: timedelta) -> None:
+        self.account = account
+        self.limit = limit
+        self.now = now
+        self.lease = lease
+        self.answered = False
+        self.picked: Picked | None = None
+
+
 class Recorder:
     """Writes outcomes of all of a worker's session threads, everything waiting in one transaction."""
 
@@ -104,19 +122,40 @@ class Recorder:
         self.lock = threading.Lock()
         self.work = threading.Condition(self.lock)  # an outcome is waiting, or a lane left
         self.waiting: list[tuple[Lane, Done]] = []
+        self.claims: list[_ClaimRequest] = []
+        self._answered = threading.Condition(self.lock)  # the recorder answered some claims
         self._lanes = 0
         self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        """Start the recorder thread unless it runs (the caller holds the lock)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name=f"mailconduit-outbox-recorder-{self.worker_id}", daemon=True
+            )
+            self._thread.start()
 
     def lane(self, stats: StatsCollector) -> Lane:
         """A new lane (close it when its session thread is done); starts the recorder thread if needed."""
         with self.lock:
             self._lanes += 1
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name=f"mailconduit-outbox-recorder-{self.worker_id}", daemon=True
-                )
-                self._thread.start()
+            self._start()
             return Lane(self, stats)
+
+    def claim(self, *, account: str, limit: int, now: datetime, lease: timedelta) -> Picked | None:
+        """Claim up to ``limit`` due messages of ``account`` in the recorder's next transaction.
+
+        Returns what was claimed once it is committed (read the bytes with ``read_claimed``), or
+        None when that transaction failed (nothing was claimed; claim on your own to see why).
+        """
+        request = _ClaimRequest(account=account, limit=limit, now=now, lease=lease)
+        with self.lock:
+            self.claims.append(request)
+            self._start()
+            self.work.notify()
+            while not request.answered:
+                self._answered.wait()
+        return request.picked
 
     def leave(self, lane: Lane) -> None:
         """Forget ``lane``; the thread ends after the last lane has left and nothing waits."""
@@ -129,28 +168,43 @@ class Recorder:
         try:
             while True:
                 with self.lock:
-                    while not self.waiting and self._lanes > 0:
+                    while not self.waiting and not self.claims and self._lanes > 0:
                         self.work.wait()
-                    if not self.waiting:
+                    if not self.waiting and not self.claims:
                         self._thread = None
                         return
                     batch, self.waiting = self.waiting, []
+                    claims, self.claims = self.claims, []
                 if connection is None:
                     connection = self.store.engine.connect().execution_options(**{WRITER: True})
-                if not self._write(connection, batch):
+                if not self._write(connection, batch, claims):
                     connection.close()  # a failed write may leave it unusable: the next batch opens another
                     connection = None
         finally:
             if connection is not None:
                 connection.close()
 
-    def _write(self, connection: Connection, batch: list[tuple[Lane, Done]]) -> bool:
+    def _write(
+        self, connection: Connection, batch: list[tuple[Lane, Done]], claims: list[_ClaimRequest]
+    ) -> bool:
         error: BaseException | None = None
+        picked: list[Picked] = []
         try:
             with self._writing(), connection.begin():
-                write_outcomes(
-                    connection, [done for _lane, done in batch], worker_id=self.worker_id, now=self.clock()
-                )
+                if batch:
+                    outcomes = [done for _lane, done in batch]
+                    write_outcomes(connection, outcomes, worker_id=self.worker_id, now=self.clock())
+                for request in claims:
+                    picked.append(
+                        pick(
+                            connection,
+                            worker_id=self.worker_id,
+                            now=request.now,
+                            lease=request.lease,
+                            limit=request.limit,
+                            account=request.account,
+                        )
+                    )
             counts: dict[Lane, dict[str, int]] = {}
             for lane, done in batch:
                 tally = counts.setdefault(lane, {"sent": 0, "retried": 0, "failed": 0, "ambiguous": 0})
@@ -159,9 +213,20 @@ class Recorder:
             for lane, tally in counts.items():  # counted before the lanes learn they are written
                 lane.stats.add(**tally)
         except BaseException as exc:  # handed to the lanes concerned; their session threads report it
-            log.error("outbox: recording %d outcomes failed: %s: %s", len(batch), type(exc).__name__, exc)
+            log.error(
+                "outbox: recording %d outcomes and %d claims failed: %s: %s",
+                len(batch),
+                len(claims),
+                type(exc).__name__,
+                exc,
+            )
             error = exc
         with self.lock:
+            for number, request in enumerate(claims):
+                request.answered = True
+                request.picked = picked[number] if error is None else None
+            if claims:
+                self._answered.notify_all()
             for lane, done in batch:
                 lane.unwritten -= 1
                 if error is None:

@@ -1,10 +1,12 @@
 """The drain loop: claim groups, send them over reused sessions, hand outcomes to one group commit.
 
 Per account up to ``send.max_sessions`` session threads run at a time in this process; each holds
-one session, claims a group of at most ``batch_size`` (default 100) due messages of its account and
-sends them one by one over that session (after the rate limiter admits each). Each outcome goes to
+one session, claims a group of at most ``batch_size`` (default 100) due messages of its account (in
+the recorder's next transaction, see below) and sends them one by one over that session (after the
+rate limiter admits each). Each outcome goes to
 the worker's one :class:`~mailconduit._outbox._recorder.Recorder`, which writes everything waiting
-from all session threads in one transaction (group commit) with a few set-based statements. Before
+from all session threads in one transaction (group commit) with a few set-based statements, and
+runs the claims session threads asked for in the same transaction. Before
 each send a session thread waits until fewer than ``mark_batch`` (default 4) of its outcomes are
 not yet durable. Claims are leased and renewed while a group is being worked on; a stopping worker
 puts what it has not attempted back, and a group ends only when all its outcomes are durable.
@@ -33,7 +35,7 @@ from attrs import define, field
 from mailconduit._model import Account
 from mailconduit._outbox import _repo
 from mailconduit._outbox._attempt import SessionSlot, attempt, decide
-from mailconduit._outbox._claim import Claimed, claim, renew
+from mailconduit._outbox._claim import Claimed, claim, read_claimed, renew
 from mailconduit._outbox._ratelimit import RateLimiter
 from mailconduit._outbox._record import Done
 from mailconduit._outbox._recorder import Recorder
@@ -195,15 +197,7 @@ class Worker:
         slot = SessionSlot(account, self.plugins, on_open=lambda: stats.add(sessions=1))
         try:
             while not stop.is_set():
-                with self.writing():
-                    group = claim(
-                        self.store,
-                        worker_id=self.worker_id,
-                        now=self.clock(),
-                        lease=self.settings.lease,
-                        limit=self.settings.batch_size,
-                        account=account.name,
-                    )
+                group = self._claim(account)
                 if not group:
                     return
                 stats.add(claimed=len(group))
@@ -214,6 +208,17 @@ class Worker:
             stats.error(text)
         finally:
             slot.drop()
+
+    def _claim(self, account: Account) -> list[Claimed]:
+        """The next group of ``account`` for a session thread, claimed in the recorder's next transaction."""
+        now, lease, limit = self.clock(), self.settings.lease, self.settings.batch_size
+        picked = self.recorder.claim(account=account.name, limit=limit, now=now, lease=lease)
+        if picked is not None:
+            return read_claimed(self.store, picked)
+        with self.writing():  # that transaction failed: claim alone, so a store error surfaces here
+            return claim(
+                self.store, worker_id=self.worker_id, now=now, lease=lease, limit=limit, account=account.name
+            )
 
     def run(self, *, once: bool, stop: threading.Event, stats: StatsCollector) -> None:
         """Drain due messages: until none is due (``once``), else until ``stop`` is set."""
