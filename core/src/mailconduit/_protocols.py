@@ -238,7 +238,14 @@ class ActionContext(Protocol):
 
 @runtime_checkable
 class Action(Protocol):
-    """A per-message pipeline step (``store``, ``log``, ``webhook`` ...), configured in the YAML."""
+    """A per-message pipeline step (``store``, ``log``, ``webhook`` ...), configured in the YAML.
+
+    An action that changes the server (``move``, ``flag``) may also define
+    ``check_mailbox(mailbox, capabilities, *, account, folder, pipeline)``: the run calls it once,
+    after the core's own mailbox checks and before anything is fetched, so an impossible change (a
+    missing target folder, a server without flags) fails the run up front with a ``ConfigError``
+    instead of leaving a change pending that the server would refuse.
+    """
 
     def __call__(self, message: StoredMessage, context: ActionContext) -> ActionResult:
         """Process one stored message; reject it (``accepted=False``) to leave it on the server.
@@ -271,6 +278,13 @@ class Transform(Protocol):
     called by the outbox as ``apply(data, recipients=(Address, ...))`` with every envelope
     recipient: To, then Cc, then Bcc, without duplicates. Transforms without that parameter get
     the bytes alone, as before. ``TransformContract`` checks both forms.
+
+    Certificates: a transform with a ``bind_certificates(lookup)`` method is handed, each time the
+    core collects transforms, ``lookup(addresses) -> {address: [Certificate, ...]}``: every
+    ``recipient_certificates`` source of the core's plugin set merged (the store-backed
+    ``received`` source included). An incoming transform reports certificates it learnt from a
+    message (a valid signature's signer) in ``TransformResult.certificates``; replication stores
+    them and that source offers them later.
     """
 
     @property
