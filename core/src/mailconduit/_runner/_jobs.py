@@ -1,13 +1,14 @@
 """The runner's jobs: one thread per pipeline, one for the outbox worker; none ever stops silently.
 
 A pipeline job owns its pipeline while it runs it: on PostgreSQL it holds an advisory lock (the
-pipeline's *ownership*) on a connection of its own, so of several runners exactly one replicates a
-pipeline and the others stand by, trying again every interval; a runner that dies drops its
-connection, its locks go with it, and a standby takes over within one interval. Inside, every run
-still takes the per-folder lock of ``_replicate._lock``, so one replicator per account/folder
-holds at any instant whatever the ownership does. A run that fails permanently (a rejected login, a
-missing folder) is recorded and retried after the account's backoff; the job goes on until the
-runner stops it.
+pipeline's *ownership*) on the runner's ownership connection (``Ownerships``: one connection per
+runner holds every pipeline it owns), so of several runners exactly one replicates a pipeline and
+the others stand by, trying again every ``min(interval, 30 s)`` without writing its status (the
+owner reports it); a runner that dies drops its connection, its locks go with it, and a standby
+takes over at its next try. Inside, every run still takes the per-folder lock of
+``_replicate._lock``, so one replicator per account/folder holds at any instant whatever the
+ownership does. A run that fails permanently (a rejected login, a missing folder) is recorded and
+retried after the account's backoff; the job goes on until the runner stops it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from mailconduit._outbox import Outbox, RunStats
@@ -33,7 +34,7 @@ from mailconduit._types import Credentials, RunResult
 if TYPE_CHECKING:
     from mailconduit._config import Config
 
-__all__ = ["OutboxJob", "PipelineJob", "ownership_key"]
+__all__ = ["STANDBY_MAX", "OutboxJob", "Ownerships", "PipelineJob", "ownership_key"]
 
 log = logging.getLogger("mailconduit.runner")
 
@@ -47,30 +48,83 @@ def ownership_key(pipeline: str, account: str, folder: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class _Ownership(AbstractContextManager["_Ownership"]):
-    """Try to own a pipeline: an advisory lock on a connection held while it is owned (PostgreSQL)."""
+STANDBY_MAX = 30.0
+"""Longest a standby waits between two tries to take a pipeline over (else its interval)."""
 
-    def __init__(self, store: Store, key: int) -> None:
-        self.store, self.key = store, key
-        self.connection: Any = None
-        self.owned = False
 
-    def __enter__(self) -> _Ownership:
-        if self.store.engine.dialect.name != "postgresql":
-            self.owned = True
-            return self
+class Ownerships:
+    """The pipelines one runner owns: advisory locks on one connection of the runner (PostgreSQL).
+
+    Session-level advisory locks stack on one connection, so a runner needs one connection for
+    every pipeline it owns or stands by for, not one each: with one per pipeline, twenty pipelines
+    held (or, standing by, kept trying to get) twenty pooled connections each needing a second one
+    for its status, and the pool ran dry. Closing the connection releases every lock on it. Where
+    the store is not PostgreSQL there is one runner per store and every pipeline is owned.
+
+    Args:
+        store: the store (its engine gives the connection).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.shared = store.engine.dialect.name == "postgresql"
+        self._connection: Any = None
+        self._held: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        self._held.clear()
+        if connection is not None:
+            try:
+                connection.close()  # the locks go with the connection
+            except Exception:
+                log.warning("could not close the ownership connection; its locks go with it", exc_info=True)
+
+    def try_own(self, key: int) -> bool:
+        """Take the ownership lock ``key`` if no other runner holds it; True when this runner has it."""
+        if not self.shared:
+            return True
         from sqlalchemy import text
 
-        self.connection = self.store.engine.connect()
-        got = self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
-        self.connection.commit()
-        self.owned = bool(got)
-        return self
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._connection = self.store.engine.connect()
+                got = bool(
+                    self._connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+                )
+                self._connection.commit()
+            except Exception:
+                self._drop()  # a broken connection holds nothing any more
+                raise
+            if got:
+                self._held[key] += 1
+            return got
 
-    def __exit__(self, *exc: object) -> None:
-        if self.connection is not None:
-            self.connection.close()  # the lock goes with the connection
-            self.connection = None
+    def release(self, key: int) -> None:
+        """Give up the ownership lock ``key`` (taken by ``try_own``)."""
+        if not self.shared:
+            return
+        from sqlalchemy import text
+
+        with self._lock:
+            if self._connection is None or self._held[key] <= 0:
+                return
+            self._held[key] -= 1
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                self._connection.commit()
+            except Exception:
+                log.warning(
+                    "could not release a pipeline's ownership; dropping the connection", exc_info=True
+                )
+                self._drop()
+
+    def close(self) -> None:
+        """Release every ownership lock of this runner (closes its connection)."""
+        with self._lock:
+            self._drop()
 
 
 class PipelineJob:
@@ -81,6 +135,7 @@ class PipelineJob:
         store, plugins, config: what its runs use.
         board: where its status goes.
         stop: set by the runner to stop the job after the batch in hand.
+        ownerships: the runner's ownership locks (default: a connection of the job's own).
         on_result: called with every run's result (tests, metrics).
         rng: the jitter source of the backoff after a permanent error.
     """
@@ -98,8 +153,10 @@ class PipelineJob:
         stop: threading.Event,
         on_result: Callable[[str, RunResult], None] | None = None,
         rng: random.Random | None = None,
+        ownerships: Ownerships | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.ownerships = ownerships or Ownerships(store)
         self.store, self.plugins, self.config = store, plugins, config
         self.board, self.stop = board, stop
         self.on_result = on_result
@@ -137,11 +194,12 @@ class PipelineJob:
         failures = 0
         while not self.stop.is_set():
             try:
-                with _Ownership(self.store, key) as ownership:
-                    if not ownership.owned:
-                        self.board.standby(self.kind, self.name)
-                        self.stop.wait(min(pipeline.interval, 30.0))
-                        continue
+                if not self.ownerships.try_own(key):
+                    # another runner owns it and reports it: writing "standby" over its row would
+                    # hide its state from status and its watchdog
+                    self.stop.wait(min(pipeline.interval, STANDBY_MAX))
+                    continue
+                try:
                     self.board.started(
                         self.kind,
                         self.name,
@@ -161,13 +219,18 @@ class PipelineJob:
                         rng=self.rng,
                     )
                     failures = 0
+                    if self.stop.is_set() and self.ownerships.shared:
+                        self.board.stopped(self.kind, self.name)  # while it still owns the row
+                finally:
+                    self.ownerships.release(key)
             except Exception as exc:  # permanent errors: recorded, retried after a backoff
                 failures += 1
                 self.board.failed(self.kind, self.name, exc)
                 delay = backoff_delay(failures, pipeline.receive.reconnect_backoff, self.rng).total_seconds()
                 log.error("pipeline %s: %s; trying again in %.0f s", self.name, exc, delay)
                 self.stop.wait(delay)
-        self.board.stopped(self.kind, self.name)
+        if not self.ownerships.shared:
+            self.board.stopped(self.kind, self.name)
 
 
 class OutboxJob:

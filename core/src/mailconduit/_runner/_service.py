@@ -20,7 +20,7 @@ from attrs import define, field
 from mailconduit._pipeline import Pipeline, pipelines_of, run_pipeline
 from mailconduit._plugins import PluginSet
 from mailconduit._runner._board import StatusBoard, runner_id
-from mailconduit._runner._jobs import OutboxJob, PipelineJob
+from mailconduit._runner._jobs import OutboxJob, Ownerships, PipelineJob
 from mailconduit._runner._watchdog import Watchdog
 from mailconduit._store import Store
 from mailconduit._types import RunResult
@@ -88,6 +88,7 @@ class Runner:
         self.board = StatusBoard(store, self.id)
         self._stop = threading.Event()
         self._jobs: list[PipelineJob] = []
+        self._ownerships: Ownerships | None = None
         self._outbox: OutboxJob | None = None
         self._watchdog: Watchdog | None = None
         self._health: Any = None
@@ -124,6 +125,7 @@ class Runner:
 
         self.plugins.attach_auth_context(StoreAuthContext.for_config(self.store, self.config))
         self._stop = threading.Event()
+        self._ownerships = Ownerships(self.store)
         self._jobs = [
             PipelineJob(
                 pipeline,
@@ -133,6 +135,7 @@ class Runner:
                 board=self.board,
                 stop=self._stop,
                 on_result=self.on_result,
+                ownerships=self._ownerships,
             )
             for pipeline in self.pipelines()
         ]
@@ -190,6 +193,8 @@ class Runner:
                     thread.join(0.2)
         finally:
             timer.cancel()
+        if self._ownerships is not None:
+            self._ownerships.close()  # whatever a job still held goes to the standbys
         if health and self._health is not None:
             self._health.stop()
             self._health = None

@@ -137,7 +137,11 @@ def _create_private_file(path: Path) -> None:
 
 
 def _postgresql_engine(url: URL) -> Engine:
-    engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    # No cap on the pool's overflow: a runner's pipeline thread holds two connections during a run
+    # (the folder's run lock and its session), so twenty pipelines need forty at once; a capped
+    # pool (5 + 10 by default) left them all holding one and waiting 30 s for a second. The
+    # threads bound the count; five idle connections are kept.
+    engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, max_overflow=-1)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
