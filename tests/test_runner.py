@@ -147,3 +147,37 @@ def test_the_runner_replicates_with_idle_as_mail_arrives_and_stops_cleanly(
     assert sum(stored) == 3
     report = read_status(open_store(config.database), config)
     assert report.pipelines[0].state == "stopped"
+
+
+def test_the_outbox_worker_reports_itself_alive_while_the_runner_runs(
+    config_file: Path, dovecot_user: MailUser, monkeypatch: pytest.MonkeyPatch, smtp_server: object
+) -> None:
+    port = smtp_server.starttls_port
+    text = config_file.read_text().replace(
+        "    receive: {protocol: imap",
+        f"    send: {{protocol: smtp, host: 127.0.0.1, port: {port}, tls: starttls}}\n"
+        "    receive: {protocol: imap",
+    )
+    config_file.write_text(text)
+    monkeypatch.setenv("MC_RECEIVE_PW", dovecot_user.password)
+    monkeypatch.setattr("mailconduit._runner._jobs.BEAT", 0.2)
+    plugins = load_plugins()
+    config = load_config(config_file, plugins)
+    store = open_store(config.database)
+    runner = Runner(config, store, plugins)
+    runner.start()
+    try:
+
+        def worker_alive() -> bool:
+            workers = read_status(store, config).workers
+            return bool(workers) and workers[0].state == "running" and workers[0].healthy
+
+        deadline = time.monotonic() + 20
+        while not worker_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (worker,) = read_status(store, config).workers
+        assert (worker.state, worker.mode, worker.healthy) == ("running", "worker", True)
+        assert worker.last_success_at is not None
+    finally:
+        assert runner.stop(timeout=30)
+        store.close()

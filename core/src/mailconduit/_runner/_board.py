@@ -99,6 +99,20 @@ class StatusBoard:
         except Exception:
             log.exception("could not record the run of %s %s; the job goes on", kind, name)
 
+    def alive(self, kind: str, name: str, *, mode: str, processed: int, failed: int) -> None:
+        """A long-running job is working: its totals so far (set, not added) and a fresh last success."""
+        now = _now()
+        self._update(
+            kind,
+            name,
+            state="running",
+            mode=mode,
+            processed=processed,
+            failed=failed,
+            last_run_at=now,
+            last_success_at=now,
+        )
+
     def failed(self, kind: str, name: str, error: BaseException | str) -> None:
         """A run or connection failed; the job retries (state ``error`` until the next success)."""
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"

@@ -17,7 +17,6 @@ import hashlib
 import logging
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -258,28 +257,34 @@ class OutboxJob:
         self.thread = threading.Thread(target=self.run, name="outbox", daemon=True)
 
     def _progress(self, stats: RunStats) -> None:
-        """Keep the latest counts; a heartbeat at most every ``BEAT`` seconds."""
+        """Keep the latest counts (the heartbeat thread reports them)."""
         self.stats = stats
-        now = time.monotonic()
-        if now - self._last_beat >= BEAT:
-            self._last_beat = now
-            self.board.beat(self.kind, self.name)
+
+    def _heartbeat(self, worker: threading.Thread) -> None:
+        """While the worker loop lives, report it alive with its counts every ``BEAT`` seconds."""
+        while worker.is_alive() and not self.stop.wait(BEAT):
+            stats = self.stats
+            self.board.alive(
+                self.kind,
+                self.name,
+                mode="worker",
+                processed=stats.sent if stats else 0,
+                failed=stats.failed if stats else 0,
+            )
 
     def run(self) -> None:
         """The job's thread: the outbox worker's loop, restarted after any error until stopped."""
         failures = 0
+        beats = threading.Thread(target=self._heartbeat, args=(threading.current_thread(),), daemon=True)
+        beats.start()
         while not self.stop.is_set():
             try:
-                self.board.started(self.kind, self.name, account=None, folder=None, interval=5.0)
+                self.board.started(self.kind, self.name, account=None, folder=None, interval=BEAT)
+                self.board.alive(self.kind, self.name, mode="worker", processed=0, failed=0)
                 outbox = Outbox(self.store, self.config, self.plugins, worker_id=self.worker_id)
                 self.stats = outbox.run(once=self.once, stop=self.stop, progress=self._progress)
-                self.board.ran(
-                    self.kind,
-                    self.name,
-                    mode="worker",
-                    processed=self.stats.sent,
-                    failed=self.stats.failed,
-                    lag=None,
+                self.board.alive(
+                    self.kind, self.name, mode="worker", processed=self.stats.sent, failed=self.stats.failed
                 )
                 if self.once:
                     break
