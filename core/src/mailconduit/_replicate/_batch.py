@@ -3,11 +3,21 @@
 fetch -> commit the raw bytes and header scan -> transforms, parse, steps -> commit the results and
 the pending server changes -> ``after_batch_stored`` -> apply the changes -> mark them done ->
 advance the folder state. Each boundary is a named checkpoint (``_crash.Boundary``).
+
+The next batch is fetched ahead (``BODY.PEEK``: reading changes nothing on the server) in a thread
+while this one is committed and processed, and its SHA-256 digests are taken there (``hashlib``
+releases the GIL), so the wire and the store overlap (PERFORMANCE.md). The thread is joined
+before this batch's server changes are applied, so the mailbox is never used by two threads at
+once, and a failure of the fetch ahead is raised where the next batch begins, as if it had been
+fetched then.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +38,7 @@ from mailconduit._types import MessageRef, RawMail, RunInfo, RunResult, StoredBa
 if TYPE_CHECKING:
     from mailconduit._config import Config
 
-__all__ = ["BatchCounts", "RunContext", "run_batch", "safe_hook"]
+__all__ = ["BatchCounts", "Prefetch", "RunContext", "run_batch", "safe_hook"]
 
 log = logging.getLogger("mailconduit.replicate")
 
@@ -59,6 +69,7 @@ class RunContext:
     uidvalidity: int | None = None
     uidvalidity_keys: bool = True
     reconcile: bool = False
+    ahead: Prefetch | None = None
 
     @property
     def after(self) -> AfterReplication | MoveTo:
@@ -88,12 +99,66 @@ class BatchCounts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def _fetch(mailbox: Mailbox, folder: str, refs: Sequence[MessageRef], number: int) -> list[RawMail]:
+Fetched = tuple[list[RawMail], list[str]]
+"""A fetched batch: the messages and the hex SHA-256 of each."""
+
+
+def _fetch(mailbox: Mailbox, folder: str, refs: Sequence[MessageRef], number: int) -> Fetched:
+    """Fetch ``refs`` and take each message's SHA-256 (``hashlib`` lets the other thread run)."""
     mails: list[RawMail] = []
+    digests: list[str] = []
     for index, mail in enumerate(mailbox.fetch(folder, refs)):
         mails.append(mail)
+        digests.append(hashlib.sha256(mail.data).hexdigest())
         checkpoint(Boundary.FETCHED, number, index)
-    return mails
+    return mails, digests
+
+
+class Prefetch:
+    """Fetches batch ``number`` in a thread of its own (with the caller's context: crash points)."""
+
+    def __init__(self, mailbox: Mailbox, folder: str, refs: Sequence[MessageRef], number: int) -> None:
+        self.refs = [ref.key for ref in refs]
+        self.number = number
+        self._result: Fetched | None = None
+        self._error: BaseException | None = None
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run,
+            args=(self._work, mailbox, folder, refs, number),
+            name=f"mailconduit-fetch-{folder}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _work(self, mailbox: Mailbox, folder: str, refs: Sequence[MessageRef], number: int) -> None:
+        try:
+            self._result = _fetch(mailbox, folder, refs, number)
+        except BaseException as exc:  # raised in the caller's thread by result()
+            self._error = exc
+
+    def join(self) -> None:
+        """Wait until the fetch is over (the mailbox is free again)."""
+        self._thread.join()
+
+    def result(self) -> Fetched:
+        """The fetched batch; whatever the fetch raised is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._result is not None
+        return self._result
+
+
+def _take(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], number: int) -> Fetched:
+    """This batch, as fetched ahead when it was, else fetched now."""
+    ahead, ctx.ahead = ctx.ahead, None
+    if ahead is not None and ahead.number == number and ahead.refs == [ref.key for ref in refs]:
+        return ahead.result()
+    if ahead is not None:
+        ahead.join()
+    return _fetch(mailbox, ctx.folder, refs, number)
 
 
 def _previous(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -105,10 +170,36 @@ def _previous(store: Store, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         return {row.id: dict(row.annotations or {}) for row in rows}
 
 
-def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], number: int) -> BatchCounts:
-    """Replicate one batch of ``refs`` through every boundary; returns its counts."""
+def run_batch(
+    ctx: RunContext,
+    mailbox: Mailbox,
+    refs: Sequence[MessageRef],
+    number: int,
+    *,
+    upcoming: Sequence[MessageRef] | None = None,
+) -> BatchCounts:
+    """Replicate one batch of ``refs`` through every boundary; returns its counts.
+
+    With ``upcoming`` (the next batch's refs), that batch is fetched in a thread meanwhile and the
+    next call with those refs takes it from ``ctx``.
+    """
+    mails, digests = _take(ctx, mailbox, refs, number)
+    if upcoming:
+        ctx.ahead = Prefetch(mailbox, ctx.folder, upcoming, number + 1)
+    try:
+        counts = _store_batch(ctx, mailbox, mails, digests, number)
+    except BaseException:
+        if ctx.ahead is not None:  # the caller closes the mailbox next: let the fetch end first
+            ctx.ahead.join()
+            ctx.ahead = None
+        raise
+    return counts
+
+
+def _store_batch(
+    ctx: RunContext, mailbox: Mailbox, mails: list[RawMail], digests: list[str], number: int
+) -> BatchCounts:
     name = ctx.account.name
-    mails = _fetch(mailbox, ctx.folder, refs, number)
     with ctx.store.session() as session:
         items = ingest(
             session,
@@ -117,6 +208,7 @@ def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], num
             mails=mails,
             uidvalidity_keys=ctx.uidvalidity_keys,
             reconcile=ctx.reconcile,
+            digests=digests,
         )
     checkpoint(Boundary.RAW_COMMITTED, number)
     context = BatchContext(
@@ -145,6 +237,8 @@ def run_batch(ctx: RunContext, mailbox: Mailbox, refs: Sequence[MessageRef], num
         new=frozenset(o.item.id for o in outcomes if o.item.created),
     )
     safe_hook("after_batch_stored", ctx.plugins.hooks.after_batch_stored, batch, ctx.run)
+    if ctx.ahead is not None:  # the server changes need the mailbox to themselves
+        ctx.ahead.join()
     applied = apply_pending(
         ctx.store.session,
         mailbox,

@@ -11,17 +11,21 @@ stored again (RELIABILITY.md A7).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from attrs import define, field
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Dialect, Table, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from mailconduit._message import MessageStatus
 from mailconduit._mime import HeaderScan, scan_headers
 from mailconduit._replicate._plan import Key, parse_key
+from mailconduit._store._columns import utcnow
 from mailconduit._store._models import Direction, KnownKey, MessageRaw, MessageRow
 from mailconduit._store._repo_messages import HeaderScan as StoreScan
 from mailconduit._store._repo_messages import store_received
@@ -59,10 +63,14 @@ class Ingested:
     defects: list[str] = field(factory=list)
 
 
-def _prepare(mails: Sequence[RawMail], uidvalidity_keys: bool) -> list[Ingested]:
+def _prepare(
+    mails: Sequence[RawMail],
+    uidvalidity_keys: bool,
+    digests: Sequence[str] | None,
+) -> list[Ingested]:
     seen: set[str] = set()
     out: list[Ingested] = []
-    for mail in mails:
+    for index, mail in enumerate(mails):
         if mail.ref.key in seen:  # a server that sends one message twice: keep the first
             continue
         seen.add(mail.ref.key)
@@ -71,7 +79,7 @@ def _prepare(mails: Sequence[RawMail], uidvalidity_keys: bool) -> list[Ingested]
                 ref=mail.ref,
                 key=parse_key(mail.ref.key, uidvalidity_keys=uidvalidity_keys),
                 raw=mail.data,
-                sha256=hashlib.sha256(mail.data).hexdigest(),
+                sha256=digests[index] if digests is not None else hashlib.sha256(mail.data).hexdigest(),
                 scan=scan_headers(mail.data),
             )
         )
@@ -171,6 +179,91 @@ def _row(account: str, folder: str, item: Ingested) -> dict[str, object]:
     }
 
 
+_T: Table = MessageRow.__table__  # type: ignore[assignment]
+_RAW: Table = MessageRaw.__table__  # type: ignore[assignment]
+_ROW_COLUMNS = (
+    "direction", "account", "status", "folder", "uidvalidity", "uid", "uidl", "header_message_id",
+    "subject", "from_header", "date_header", "sent_at", "sha256", "size", "defects", "annotations",
+    "attempts", "created_at", "updated_at",
+)  # fmt: skip
+
+
+class _SqliteInsert:
+    """The ingest's two inserts compiled once for SQLite, with SQLAlchemy's value conversions.
+
+    Run on the DB-API cursor: SQLAlchemy's per-row parameter handling costs more than the insert
+    (PERFORMANCE.md), and ``lastrowid`` gives each new id without a RETURNING statement per row.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        row = insert(_T).compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
+        raw = insert(_RAW).compile(dialect=dialect, column_keys=["message_id", "raw"])
+        assert isinstance(row, SQLCompiler) and isinstance(raw, SQLCompiler)
+        assert sorted(row.positiontup or ()) == sorted(_ROW_COLUMNS), row.positiontup
+        assert tuple(raw.positiontup or ()) == ("message_id", "raw"), raw.positiontup
+        self.row, self.raw = row.string, raw.string
+        # where each of _ROW_COLUMNS' values goes in the statement, and its conversion
+        self.order = [_ROW_COLUMNS.index(name) for name in row.positiontup or ()]
+        self.convert = [_processor(_T.c[_ROW_COLUMNS[i]], dialect) for i in self.order]
+
+    def values(self, account: str, folder: str, item: Ingested, now: object) -> tuple[Any, ...]:
+        """The row of ``item`` as the driver takes it (in the order of ``_ROW_COLUMNS`` first)."""
+        scan = item.scan
+        plain: tuple[Any, ...] = (
+            Direction.INCOMING, account, MessageStatus.RECEIVED, folder, item.key.uidvalidity,
+            item.key.uid, item.key.uidl, scan.message_id, scan.subject, scan.from_, scan.date_text,
+            scan.date, item.sha256, len(item.raw), list(scan.defects), {}, 0, now, now,
+        )  # fmt: skip
+        return tuple(convert(plain[i]) for convert, i in zip(self.convert, self.order, strict=True))
+
+
+def _processor(column: Any, dialect: Dialect) -> Callable[[Any], Any]:
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process if process is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@lru_cache(maxsize=4)
+def _sqlite_insert(dialect: Dialect) -> _SqliteInsert:
+    return _SqliteInsert(dialect)
+
+
+def _insert_sqlite(session: Session, account: str, folder: str, fresh: list[Ingested]) -> list[int]:
+    sql = _sqlite_insert(session.get_bind().dialect)
+    dbapi: Any = session.connection().connection.driver_connection
+    cursor = dbapi.cursor()
+    try:
+        now = utcnow()
+        ids: list[int] = []
+        for item in fresh:
+            cursor.execute(sql.row, sql.values(account, folder, item, now))
+            ids.append(int(cursor.lastrowid))
+        small = [(mid, i.raw) for mid, i in zip(ids, fresh, strict=True) if len(i.raw) <= STREAM_ABOVE]
+        if small:
+            cursor.executemany(sql.raw, small)
+    finally:
+        cursor.close()
+    for mid, item in zip(ids, fresh, strict=True):
+        if len(item.raw) > STREAM_ABOVE:
+            _write_blob(session, mid, item.raw)
+    return ids
+
+
+def _insert_any(session: Session, account: str, folder: str, fresh: list[Ingested]) -> list[int]:
+    ids = list(
+        session.scalars(
+            insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True),
+            [_row(account, folder, i) for i in fresh],
+        ).all()
+    )
+    raws = [{"message_id": mid, "raw": i.raw} for mid, i in zip(ids, fresh, strict=True)]
+    session.execute(insert(MessageRaw), raws)
+    return ids
+
+
 def _insert(session: Session, account: str, folder: str, items: list[Ingested]) -> None:
     """Insert the new rows and their bytes in bulk; fall back to one by one if a writer raced us."""
     fresh = [i for i in items if not i.id]
@@ -178,19 +271,11 @@ def _insert(session: Session, account: str, folder: str, items: list[Ingested]) 
         return
     try:
         with session.begin_nested():
-            ids = session.scalars(
-                insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True),
-                [_row(account, folder, i) for i in fresh],
-            ).all()
-            pairs = list(zip(ids, fresh, strict=True))
-            streamed = _streamable(session)
-            small = [(mid, i) for mid, i in pairs if not streamed or len(i.raw) <= STREAM_ABOVE]
-            if small:
-                session.execute(insert(MessageRaw), [{"message_id": mid, "raw": i.raw} for mid, i in small])
-            for mid, item in pairs if streamed else []:
-                if len(item.raw) > STREAM_ABOVE:
-                    _write_blob(session, mid, item.raw)
-    except IntegrityError:  # another replicator stored some of these keys meanwhile
+            if _streamable(session):
+                ids = _insert_sqlite(session, account, folder, fresh)
+            else:
+                ids = _insert_any(session, account, folder, fresh)
+    except (IntegrityError, sqlite3.IntegrityError):  # another replicator stored some keys meanwhile
         for item in fresh:
             scan = item.scan
             stored = store_received(
@@ -249,6 +334,7 @@ def ingest(
     mails: Sequence[RawMail],
     uidvalidity_keys: bool,
     reconcile: bool,
+    digests: Sequence[str] | None = None,
 ) -> list[Ingested]:
     """Store a fetched batch's raw bytes once per key; the caller's transaction is commit 1.
 
@@ -259,11 +345,12 @@ def ingest(
         mails: the batch as fetched, in order.
         uidvalidity_keys: keys are ``uidvalidity:uid`` (IMAP-like) rather than UIDLs.
         reconcile: match unknown keys against rows of an older UIDVALIDITY first.
+        digests: the hex SHA-256 of each of ``mails``, when the fetch took them already.
 
     Returns:
         One entry per distinct key, in fetch order, each with its store id.
     """
-    items = _prepare(mails, uidvalidity_keys)
+    items = _prepare(mails, uidvalidity_keys, digests)
     if not items:
         return items
     _existing(session, account, folder, items)

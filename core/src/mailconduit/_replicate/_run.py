@@ -209,7 +209,8 @@ def run_once(
             if ctx.run.cancel.is_set():
                 remaining += sum(len(p) for p in parts[number:])
                 break
-            counts.add(run_batch(ctx, mailbox, refs, number))
+            upcoming = parts[number + 1] if number + 1 < len(parts) else None
+            counts.add(run_batch(ctx, mailbox, refs, number, upcoming=upcoming))
             if progress is not None:
                 progress(min(total, sum(len(p) for p in parts[: number + 1])), total)
     result = RunResult(

@@ -31,6 +31,10 @@ _CONTINUATION = re.compile(rb"\n[ \t]")
 _CONTENT_TYPE = re.compile(rb"(?im)^content-type[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
 _BOUNDARY = re.compile(rb'(?i)boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
 _PIECE = 1 << 20
+# A header block the stdlib reads as exactly its lines: every line a field (a name of printable
+# characters other than ":" right before the colon) or a continuation, then the blank line.
+_CLEAN_BLOCK = re.compile(rb"(?:[!-9;-~]+:[^\n]*\n|[ \t][^\n]*\n)*(?:\r?\n)?")
+_BODY_TYPES = frozenset((b"text/plain", b"text/html"))
 
 
 @define(frozen=True, kw_only=True)
@@ -228,6 +232,27 @@ def _digest(raw: bytes, start: int, end: int, encoding: str) -> tuple[int, str]:
     return len(data), digest.hexdigest()
 
 
+def _plain_body_type(header: bytes) -> str | None:
+    """``text/plain`` or ``text/html`` when the stdlib would read the block as that body part, else None.
+
+    The fast path for the common leaf (the text of the message): a clean block with no
+    Content-Disposition and no ``name`` parameter, whose first Content-Type is plain ASCII
+    ``text/plain`` or ``text/html``, is what ``message_from_bytes`` reads as a body part without a
+    filename. Anything else (None) goes through the stdlib parser.
+    """
+    lowered = header.lower()
+    if b"content-disposition" in lowered or not _CLEAN_BLOCK.fullmatch(header):
+        return None
+    found = _CONTENT_TYPE.search(header)
+    if found is None:
+        return "text/plain"  # the stdlib's default
+    value = found.group(1)
+    if not value.isascii() or b"name" in value.lower():
+        return None
+    ctype = value.split(b";", 1)[0].strip().lower()
+    return ctype.decode("ascii") if ctype in _BODY_TYPES else None
+
+
 def survey(raw: bytes, limits: ParseLimits | None = None) -> Survey:
     """Check ``raw`` against the parse limits in one linear pass and describe its attachments.
 
@@ -242,6 +267,13 @@ def survey(raw: bytes, limits: ParseLimits | None = None) -> Survey:
         return result
     seen_text = seen_html = False
     for header, start, end, related in walk.leaves:
+        body_type = None if seen_text and seen_html else _plain_body_type(header)
+        if body_type == "text/plain" and not seen_text:
+            seen_text = True
+            continue
+        if body_type == "text/html" and not seen_html:
+            seen_html = True
+            continue
         part = message_from_bytes(header + b"\r\n", policy=policy.compat32)
         ctype = part.get_content_type()
         disposition = _text(part.get("content-disposition", "")).split(";")[0].strip().lower()
