@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "token_cache",
     "known_keys",
     "runner_status",
+    "learnt_certificates",
     VERSION_TABLE,
 }
 

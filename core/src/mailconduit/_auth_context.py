@@ -199,6 +199,10 @@ class StoreAuthContext:
         where = self._store.url if self._store is not None else "store not opened yet"
         return f"StoreAuthContext({where})"
 
+    def store(self) -> Store:
+        """The store, opened on first use (the core's ``received`` certificate source reads it)."""
+        return self._open()
+
     def _open(self) -> Store:
         with self._guard:
             if self._store is None:

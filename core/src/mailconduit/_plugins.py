@@ -21,7 +21,7 @@ import pluggy
 from attrs import define, field, frozen
 
 from mailconduit import hookspecs
-from mailconduit._auth_context import AuthContext
+from mailconduit._auth_context import AuthContext, StoreAuthContext
 from mailconduit._errors import PluginLoadError, PluginMissingError
 from mailconduit._message import Address
 from mailconduit._model import Account, AuthSettings, OAuthProviderSettings, ReceiveSettings, SendSettings
@@ -48,7 +48,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mailconduit._builtins.jinja",
     "mailconduit._builtins.actions",
     "mailconduit._builtins.memory",
+    "mailconduit._builtins.received_certificates",
 )
+"""Built-in plugin modules; a module with a ``plugin()`` factory has a fresh instance of it registered
+per plugin set instead (state of one set, such as the store a certificate source reads)."""
+
+RECEIVED_CERTIFICATES = "builtin:received_certificates"
+"""The name of the built-in ``received`` certificate source in every plugin set."""
 
 # Which distribution provides which name, so a config that needs a missing plugin says what to install.
 KNOWN_PLUGINS: Mapping[str, tuple[str, str]] = {
@@ -162,11 +168,20 @@ class Hooks:
         self._per_plugin("register_commands", register)
 
     def message_transforms(self, account: Account, *, direction: Direction) -> list[Any]:
-        """Every plugin's transforms for ``account`` in ``direction``, sorted by stage (stable)."""
+        """Every plugin's transforms for ``account`` in ``direction``, sorted by stage (stable).
+
+        A transform with a ``bind_certificates(lookup)`` method gets this set's merged
+        :meth:`recipient_certificates` for ``account`` as ``lookup(addresses)``, so it asks the same
+        sources (the store-backed ``received`` one included) as the core does.
+        """
         collected: list[Any] = []
         for contribution in self._hook.message_transforms(account=account):
             collected.extend(contribution or ())
         chosen = [t for t in collected if t.direction == direction]
+        for transform in chosen:
+            bind = getattr(transform, "bind_certificates", None)
+            if callable(bind):
+                bind(lambda addresses, _account=account: self.recipient_certificates(addresses, _account))
         return sorted(chosen, key=lambda t: int(t.stage))
 
     def recipient_certificates(
@@ -255,10 +270,17 @@ class PluginSet:
         return authenticator
 
     def attach_auth_context(self, context: AuthContext) -> None:
-        """Set ``auth_context`` unless one is set already (the first opener of the store wins)."""
+        """Set ``auth_context`` unless one is set already (the first opener of the store wins).
+
+        A context over the store (``StoreAuthContext``) also binds the built-in ``received``
+        certificate source to that store, opened when the source is first asked.
+        """
         if self.auth_context is None:
             self.auth_context = context
             self._bound.clear()
+            source = self.manager.get_plugin(RECEIVED_CERTIFICATES)
+            if isinstance(context, StoreAuthContext) and source is not None:
+                source.bind(context.store)
 
     def template_engine(self, name: str) -> TemplateEngine:
         """Build the template engine registered as ``name``."""
@@ -376,10 +398,15 @@ def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
     return tuple(sorted(caller.name for caller in callers))
 
 
+def _module_name(plugin: object) -> str:
+    """The module a plugin is (a module) or was defined in (an instance)."""
+    return plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+
+
 def _register_one(
     pm: pluggy.PluginManager,
     name: str,
-    module: ModuleType,
+    module: ModuleType | object,
     *,
     builtin: bool,
     distribution: str | None,
@@ -397,7 +424,7 @@ def _register_one(
             LoadFailure(
                 plugin=name,
                 distribution=distribution,
-                error=f"{type(exc).__name__}: {exc} (in module {module.__name__})",
+                error=f"{type(exc).__name__}: {exc} (in module {_module_name(module)})",
                 traceback=traceback.format_exc(),
             )
         )
@@ -405,7 +432,7 @@ def _register_one(
     plugins.append(
         PluginInfo(
             name=name,
-            module=module.__name__,
+            module=_module_name(module),
             distribution=distribution,
             version=version,
             builtin=builtin,
@@ -496,10 +523,11 @@ def load_plugins(
             if f"builtin:{short}" in disabled:
                 continue
             module = importlib.import_module(module_name)
+            factory = getattr(module, "plugin", None)
             _register_one(
                 pm,
                 f"builtin:{short}",
-                module,
+                factory() if callable(factory) else module,
                 builtin=True,
                 distribution="mailconduit",
                 version=_distribution_of("mailconduit")[1],

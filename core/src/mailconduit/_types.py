@@ -135,10 +135,17 @@ class TransformResult:
         data: the message bytes after the transform (unchanged bytes when it only inspected them).
         annotations: facts to store with the message, such as ``{"smime.signer": "alice@...",
             "smime.signature": "valid"}`` or ``{"smime.decrypted": "yes"}``.
+        certificates: certificates an incoming transform learnt from the message and vouches for,
+            such as the signer certificate of a valid signature whose address matches the From.
+            Replication stores them with the batch's results (per account and address named in
+            each certificate); the core's ``received`` certificate source then offers them to
+            ``recipient_certificates`` in every later process. Empty by default; outgoing
+            transforms' certificates are ignored.
     """
 
     data: bytes = field(repr=lambda b: f"<{len(b)} bytes>")
     annotations: Mapping[str, str] = field(factory=dict)
+    certificates: Sequence[Certificate] = field(factory=tuple)
 
 
 @define(frozen=True, kw_only=True)

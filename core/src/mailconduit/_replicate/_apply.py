@@ -1,8 +1,9 @@
 """Commit 2 of a batch and the server changes after it: results, pending changes, delete / move, done.
 
 ``commit_results`` writes, in the caller's transaction, every message's results (defects, facts,
-the rejection reason), its log lines, the known key of every message all steps accepted, and a
-pending change for each of those when the account deletes or moves replicated mail.
+the rejection reason), its log lines, the certificates its transforms learnt, the known key of
+every message all steps accepted, and a pending change for each of those when the account deletes
+or moves replicated mail.
 ``apply_pending`` then makes exactly those changes on the server and marks them applied; the
 same function, called at the start of every run, finishes what a crashed run left pending. A
 change whose key is from an older UIDVALIDITY is never sent: it could name another message now.
@@ -36,6 +37,7 @@ from mailconduit._store._models import (
     PendingChange,
     PendingState,
 )
+from mailconduit._store._repo_certificates import record_certificates
 from mailconduit._types import MessageRef
 
 __all__ = ["Applied", "advance_state", "apply_pending", "commit_results"]
@@ -117,6 +119,9 @@ def commit_results(
     ]
     if logs:
         session.execute(insert(EmailLog), logs)
+    learnt = [(c, o.item.id) for o in todo for c in o.certificates]
+    if learnt:
+        record_certificates(session, account, learnt, now=now)
     accepted = [o for o in outcomes if o.accepted and o.item.id not in already_known]
     if accepted:
         session.execute(

@@ -28,7 +28,7 @@ from mailconduit._replicate._crash import Boundary, checkpoint
 from mailconduit._replicate._ingest import Ingested
 from mailconduit._replicate._survey import AttachmentInfo, survey
 from mailconduit._store import Store
-from mailconduit._types import Direction, StoredMessage
+from mailconduit._types import Certificate, Direction, StoredMessage
 
 if TYPE_CHECKING:
     from mailconduit._config import Config
@@ -82,6 +82,8 @@ class Outcome:
         move_to: a step asked for it to be moved to this folder (replaces the pipeline's action).
         add_flags: flags a step asked for it to get on the server.
         done_steps: labels of the steps finished for it, this run or an earlier one.
+        certificates: certificates its transforms learnt (``TransformResult.certificates``),
+            stored for the account with commit 2.
     """
 
     item: Ingested
@@ -96,6 +98,7 @@ class Outcome:
     move_to: str | None = None
     add_flags: list[str] = field(factory=list)
     done_steps: list[str] = field(factory=list)
+    certificates: list[Certificate] = field(factory=list)
 
 
 class BatchContext:
@@ -251,6 +254,7 @@ def _transform(outcome: Outcome, transforms: Sequence[Transform]) -> bytes | Non
             return None
         data = result.data
         outcome.facts.update({str(k): str(v) for k, v in result.annotations.items()})
+        outcome.certificates.extend(c for c in result.certificates if c not in outcome.certificates)
     return data
 
 

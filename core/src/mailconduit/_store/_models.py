@@ -39,6 +39,7 @@ __all__ = [
     "EmailLog",
     "FolderSync",
     "KnownKey",
+    "LearntCertificate",
     "LogLevel",
     "MessageRaw",
     "MessageRow",
@@ -62,6 +63,7 @@ NAMING_CONVENTION = {
 
 NAME = 200  # account, secret and template names
 FOLDER = 1000  # IMAP folder names (decoded, full path)
+ADDRESS = 320  # an e-mail address (RFC 5321: 64 + @ + 255)
 
 
 class LogLevel(enum.StrEnum):
@@ -270,6 +272,32 @@ class KnownKey(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LearntCertificate(Base):
+    """A certificate an incoming transform learnt from received mail (a valid signature's signer).
+
+    One row per account, address the certificate names (lower case) and certificate (its SHA-256
+    over the DER); written with a batch's results (commit 2), read by the core's ``received``
+    certificate source when mail is encrypted. ``message_id`` is the latest message that taught
+    it (NULL once that message is deleted); ``first_seen_at`` / ``last_seen_at`` when it was
+    first and last learnt.
+    """
+
+    __tablename__ = "learnt_certificates"
+
+    account: Mapped[str] = mapped_column(String(NAME), primary_key=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    subject: Mapped[str] = mapped_column(Text)
+    addresses: Mapped[list[str]] = mapped_column(JsonColumn)
+    key_usage: Mapped[list[str]] = mapped_column(JsonColumn)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(BigIntId, ForeignKey("messages.id", ondelete="SET NULL"))
 
 
 class RunnerStatus(Base):

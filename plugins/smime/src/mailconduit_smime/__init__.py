@@ -20,7 +20,6 @@ from __future__ import annotations
 from mailconduit_smime._choose import Choice, choose_certificate, choose_for_recipients
 from mailconduit_smime._errors import KeyFileError, RecipientCertificateError, SmimeError
 from mailconduit_smime._keys import AccountKeys
-from mailconduit_smime._received import RECEIVED, ReceivedCertificates
 from mailconduit_smime._settings import EncryptSettings, SignSettings, SmimeSettings
 from mailconduit_smime._transforms import (
     DecryptTransform,
@@ -32,14 +31,12 @@ from mailconduit_smime._transforms import (
 )
 
 __all__ = [
-    "RECEIVED",
     "AccountKeys",
     "Choice",
     "DecryptTransform",
     "EncryptSettings",
     "EncryptTransform",
     "KeyFileError",
-    "ReceivedCertificates",
     "RecipientCertificateError",
     "SignSettings",
     "SignTransform",

@@ -1,4 +1,9 @@
-"""This plugin's own certificate sources: ``smime.encrypt.files`` and certificates from mail received."""
+"""This plugin's own certificate source, ``smime.encrypt.files``.
+
+Certificates learnt from validly signed mail received (``certificates_from: [received]``) are not
+kept here: the verify transform reports them in ``TransformResult.certificates``, replication
+stores them, and the core's built-in ``received`` source offers them to every process.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from mailconduit import Account, Address, Certificate
 from mailconduit_smime._certs import certificate_facts
 from mailconduit_smime._keys import AccountKeys
-from mailconduit_smime._received import RECEIVED, ReceivedCertificates
 from mailconduit_smime._settings import SmimeSettings
 
 __all__ = ["certificates_for", "keys_for"]
@@ -25,23 +29,18 @@ def keys_for(account: Account, settings: SmimeSettings) -> AccountKeys:
 
 
 def certificates_for(
-    addresses: Sequence[Address], account: Account, *, received: ReceivedCertificates = RECEIVED
+    addresses: Sequence[Address], account: Account
 ) -> Mapping[Address, Sequence[Certificate]] | None:
-    """Certificates naming each address, from the configured files and from signed mail received."""
+    """Certificates naming each address from ``encrypt.files`` (when ``certificates_from`` names files)."""
     settings = account.section("smime", SmimeSettings)
     if settings is None or settings.encrypt is None:
         return None
-    sources = set(settings.encrypt.certificates_from)
-    files = (
-        [certificate_facts(c, "files") for c in keys_for(account, settings).recipient_files()]
-        if "files" in sources
-        else []
-    )
+    if "files" not in settings.encrypt.certificates_from:
+        return None
+    files = [certificate_facts(c, "files") for c in keys_for(account, settings).recipient_files()]
     answer: dict[Address, list[Certificate]] = {}
     for address in addresses:
         found = [c for c in files if c.names(address)]
-        if "received" in sources:
-            found.extend(c for c in received.lookup(account.name, address.addr_spec) if c not in found)
         if found:
             answer[address] = found
     return answer or None

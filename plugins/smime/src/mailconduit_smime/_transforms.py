@@ -15,7 +15,6 @@ from mailconduit import Account, Address, Certificate, Direction, Stage, Transfo
 from mailconduit_smime._entity import header_value
 from mailconduit_smime._errors import KeyFileError, RecipientCertificateError, SmimeError
 from mailconduit_smime._keys import AccountKeys
-from mailconduit_smime._received import RECEIVED, ReceivedCertificates
 
 __all__ = [
     "CertificateLookup",
@@ -93,7 +92,9 @@ class EncryptTransform:
         Args:
             account: the sending account.
             keys: its S/MIME files (its own certificate joins the recipients; CRLs are checked).
-            lookup: where certificates come from; default every plugin's ``recipient_certificates``.
+            lookup: where certificates come from; default the core's plugin set's merged
+                ``recipient_certificates`` (handed over by :meth:`bind_certificates`), else
+                every installed plugin's.
             required: refuse to send unencrypted; default ``smime.require_encryption``.
             clock: the current time (UTC), for validity checks.
         """
@@ -101,7 +102,16 @@ class EncryptTransform:
         self.keys = keys
         self.required = keys.settings.require_encryption if required is None else required
         self._lookup = lookup
+        self._lookup_given = lookup is not None
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def bind_certificates(self, lookup: CertificateLookup) -> None:
+        """Ask ``lookup`` (the core's merged sources, the store's ``received`` one included).
+
+        The core calls this when it collects transforms; a ``lookup`` given to the constructor wins.
+        """
+        if not self._lookup_given:
+            self._lookup = lookup
 
     def _offers(self, recipients: Sequence[Address]) -> Mapping[Address, Sequence[Certificate]]:
         if self._lookup is None:
@@ -199,21 +209,17 @@ class VerifyTransform:
 
     ``smime.verified`` is ``yes`` only when the signature is intact and the signer chains to a
     trust anchor; ``smime.signature`` (intact or not) and ``smime.chain`` say which part failed.
+    When it is ``yes`` and the signer certificate names the From address, that certificate is
+    returned in ``TransformResult.certificates`` (source ``received``): replication stores it and
+    the core's ``received`` source offers it for encrypting to that address later.
     """
 
     direction = Direction.INCOMING
     stage = Stage.VERIFY
 
-    def __init__(
-        self,
-        keys: AccountKeys,
-        *,
-        received: ReceivedCertificates = RECEIVED,
-        clock: Callable[[], dt.datetime] | None = None,
-    ) -> None:
-        """Verify for ``keys.account``; trusted signers' certificates go to ``received``."""
+    def __init__(self, keys: AccountKeys, *, clock: Callable[[], dt.datetime] | None = None) -> None:
+        """Verify against ``keys``' trust anchors at ``clock()`` (default: the signing time)."""
         self.keys = keys
-        self.received = received
         self._clock = clock
 
     def apply(self, data: bytes) -> TransformResult:
@@ -250,11 +256,16 @@ class VerifyTransform:
         sender = email.utils.parseaddr(header_value(raw, "From") or "")[1].lower()
         matches = bool(sender) and sender in {a.lower() for a in found.signer_addresses}
         notes["smime.signer_matches_from"] = "yes" if matches else "no"
-        if found.trusted and found.signer is not None:
-            self.received.remember(self.keys.account, certificate_facts(found.signer, "received"))
+        learnt = (
+            [certificate_facts(found.signer, "received")]
+            if found.trusted and matches and found.signer is not None
+            else []
+        )
         if found.opaque:
-            return TransformResult(data=join(split(raw)[0], found.content), annotations=notes)
-        return TransformResult(data=raw, annotations=notes)
+            return TransformResult(
+                data=join(split(raw)[0], found.content), annotations=notes, certificates=learnt
+            )
+        return TransformResult(data=raw, annotations=notes, certificates=learnt)
 
 
 def transforms_for(

@@ -26,7 +26,7 @@ def message_transforms(account: Account) -> Iterable[Transform] | None:
 def recipient_certificates(
     addresses: Sequence[Address], account: Account
 ) -> Mapping[Address, Sequence[Certificate]] | None:
-    """Offer certificates from ``smime.encrypt.files`` and from validly signed mail received earlier."""
+    """Offer certificates from ``smime.encrypt.files`` (mail received: the core's ``received`` source)."""
     from mailconduit_smime._sources import certificates_for
 
     return certificates_for(addresses, account)
