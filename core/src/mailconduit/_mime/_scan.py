@@ -58,8 +58,13 @@ def find_header_end(raw: bytes, limit: int = MAX_HEADER_BYTES) -> int:
     return match.end() if match else -1
 
 
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
+
+
 def _unfold(value: bytes) -> bytes:
-    return re.sub(rb"\r?\n(?=[ \t])", b"", value).strip(b" \t\r\n")
+    if b"\n" in value:
+        value = _FOLD.sub(b"", value)
+    return value.strip(b" \t\r\n")
 
 
 def scan_headers(raw: bytes) -> HeaderScan:

@@ -193,6 +193,7 @@ class _SqliteInsert:
 
     Run on the DB-API cursor: SQLAlchemy's per-row parameter handling costs more than the insert
     (PERFORMANCE.md), and ``lastrowid`` gives each new id without a RETURNING statement per row.
+    The values every row of a batch shares are converted once per batch.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -202,19 +203,43 @@ class _SqliteInsert:
         assert sorted(row.positiontup or ()) == sorted(_ROW_COLUMNS), row.positiontup
         assert tuple(raw.positiontup or ()) == ("message_id", "raw"), raw.positiontup
         self.row, self.raw = row.string, raw.string
-        # where each of _ROW_COLUMNS' values goes in the statement, and its conversion
         self.order = [_ROW_COLUMNS.index(name) for name in row.positiontup or ()]
-        self.convert = [_processor(_T.c[_ROW_COLUMNS[i]], dialect) for i in self.order]
+        self.convert = {name: _processor(_T.c[name], dialect) for name in _ROW_COLUMNS}
+        per_row = set(_ROW_COLUMNS) - set(_SHARED)
+        unconverted = per_row - {"sent_at", "defects"}
+        assert all(self.convert[name] is _same for name in unconverted), "a column needs converting"
 
-    def values(self, account: str, folder: str, item: Ingested, now: object) -> tuple[Any, ...]:
-        """The row of ``item`` as the driver takes it (in the order of ``_ROW_COLUMNS`` first)."""
-        scan = item.scan
-        plain: tuple[Any, ...] = (
-            Direction.INCOMING, account, MessageStatus.RECEIVED, folder, item.key.uidvalidity,
-            item.key.uid, item.key.uidl, scan.message_id, scan.subject, scan.from_, scan.date_text,
-            scan.date, item.sha256, len(item.raw), list(scan.defects), {}, 0, now, now,
-        )  # fmt: skip
-        return tuple(convert(plain[i]) for convert, i in zip(self.convert, self.order, strict=True))
+    def rows(self, account: str, folder: str, items: Sequence[Ingested]) -> list[tuple[Any, ...]]:
+        """The rows of ``items`` as the driver takes them, in the statement's order."""
+        now = utcnow()
+        values: tuple[Any, ...] = (
+            Direction.INCOMING,
+            account,
+            MessageStatus.RECEIVED,
+            folder,
+            {},
+            0,
+            now,
+            now,
+        )
+        shared = {name: self.convert[name](value) for name, value in zip(_SHARED, values, strict=True)}
+        direction, account_, status, folder_, annotations, attempts, created, updated = shared.values()
+        sent_at, defects = self.convert["sent_at"], self.convert["defects"]
+        order = self.order
+        out = []
+        for item in items:
+            scan, key = item.scan, item.key
+            plain = (
+                direction, account_, status, folder_, key.uidvalidity, key.uid, key.uidl,
+                scan.message_id, scan.subject, scan.from_, scan.date_text, sent_at(scan.date),
+                item.sha256, len(item.raw), defects(list(scan.defects)), annotations, attempts,
+                created, updated,
+            )  # fmt: skip
+            out.append(tuple(plain[i] for i in order))
+        return out
+
+
+_SHARED = ("direction", "account", "status", "folder", "annotations", "attempts", "created_at", "updated_at")
 
 
 def _processor(column: Any, dialect: Dialect) -> Callable[[Any], Any]:
@@ -236,10 +261,9 @@ def _insert_sqlite(session: Session, account: str, folder: str, fresh: list[Inge
     dbapi: Any = session.connection().connection.driver_connection
     cursor = dbapi.cursor()
     try:
-        now = utcnow()
         ids: list[int] = []
-        for item in fresh:
-            cursor.execute(sql.row, sql.values(account, folder, item, now))
+        for values in sql.rows(account, folder, fresh):
+            cursor.execute(sql.row, values)
             ids.append(int(cursor.lastrowid))
         small = [(mid, i.raw) for mid, i in zip(ids, fresh, strict=True) if len(i.raw) <= STREAM_ABOVE]
         if small:
