@@ -10,6 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from mailconduit._addresses import parse_address, parse_address_list
+from mailconduit._connection_errors import (
+    CONNECTION_PROBLEMS,
+    Endpoint,
+    connection_error,
+    diagnose_connection,
+    exception_chain,
+)
+from mailconduit._deadline import CommandClock, CommandDeadline
 from mailconduit._errors import (
     AddressError,
     AuthenticationError,
@@ -209,6 +217,7 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONNECTION_PROBLEMS",
     "MAILBOX_CAPABILITIES",
     "Account",
     "Action",
@@ -227,6 +236,8 @@ __all__ = [
     "Authenticator",
     "Backoff",
     "Certificate",
+    "CommandClock",
+    "CommandDeadline",
     "Config",
     "ConfigError",
     "Credentials",
@@ -236,6 +247,7 @@ __all__ = [
     "Drafts",
     "DuplicateNameError",
     "EncryptionKeyError",
+    "Endpoint",
     "FetchStrategy",
     "FlaggingMailbox",
     "FolderInfo",
@@ -324,6 +336,9 @@ __all__ = [
     "classify_smtp_code",
     "client_tls_context",
     "compose",
+    "connection_error",
+    "diagnose_connection",
+    "exception_chain",
     "export_xml",
     "export_yaml",
     "hookimpl",
