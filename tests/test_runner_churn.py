@@ -166,3 +166,28 @@ def test_a8_churn_at_50_ops_a_second_for_30_s_every_lasting_message_stored_once(
 @pytest.mark.timeout(600)
 def test_a8_full_churn_for_5_minutes(dovecot: DovecotServer, ca_pem: Path, tmp_path: Path) -> None:
     _churn(dovecot, ca_pem, tmp_path, seconds=300.0, seed=88)
+
+
+def test_a_message_expunged_by_another_client_between_listing_and_fetch_is_skipped(
+    dovecot: DovecotServer, ca_pem: Path
+) -> None:
+    """Dovecot answers ``BODY[] NIL`` (and ``[EXPUNGEISSUED]``) for it: gone, not a hostile server."""
+    from mailconduit._replicate._open import open_with_credentials
+
+    user = dovecot.add_user()
+    spec = AccountSpec("acct", user, dovecot.imap_port)
+    config = load_config(
+        runner_yaml(Path("unused.db"), ca_pem, [spec], {}), load_plugins(), environ=passwords([spec])
+    )
+    other = Appender(dovecot.imap_port, user)
+    mailbox, _ = open_with_credentials(config.account("acct"), load_plugins())
+    try:
+        uids = [other.append(f"gone {n}", message("gone", n)) for n in range(3)]
+        refs = mailbox.list_new("INBOX", (), True, None)
+        assert len(refs) == 3
+        other.expunge(uids[1])
+        fetched = [mail.data for mail in mailbox.fetch("INBOX", refs)]
+        assert fetched == [message("gone", 0), message("gone", 2)]
+    finally:
+        mailbox.close()
+        other.close()

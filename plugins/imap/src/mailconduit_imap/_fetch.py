@@ -4,7 +4,9 @@ imaplib hands a FETCH response with a literal over in two pieces: ``(prefix, lit
 prefix ends in ``BODY[] {n}``, then the rest of the line (``)`` or `` UID 7)``). The collector
 pairs them, reads UID, FLAGS and INTERNALDATE, and refuses (``ProtocolError``) a body for a UID it
 did not ask for, a body without a UID, the same UID twice, or a second literal in one response.
-FETCH responses without a body (another client changed flags) are ignored.
+FETCH responses without a body (another client changed flags) are ignored, and so is ``BODY[] NIL``
+for a UID asked for: another client expunged it after it was listed (Dovecot answers so, with
+``[EXPUNGEISSUED]``), and it is skipped like a message expunged before the FETCH.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _UID = re.compile(rb"[( ]UID (\d{1,10})[ )]")
 _FLAGS = re.compile(rb"[( ]FLAGS \(([^)]*)\)")
 _DATE = re.compile(rb'[( ]INTERNALDATE "([^"]*)"')
 _BODY_LITERAL = re.compile(rb"BODY\[\] \{\d+\}$")
+_NIL_BODY = re.compile(rb"[( ]BODY\[\] NIL[ )]")
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -78,6 +81,12 @@ class FetchCollector:
         line = bytes(dat or b"")
         if self._pending is None:
             if b"BODY[]" in line.upper():
+                found = _UID.search(line)
+                if _NIL_BODY.search(line) and found is not None and int(found.group(1)) in self.wanted:
+                    # expunged by another client since it was listed (Dovecot: BODY[] NIL and
+                    # [EXPUNGEISSUED]): gone, as if it had not been listed; nothing to store
+                    del self.wanted[int(found.group(1))]
+                    return
                 raise self._fail("carries a body that is not a literal", line)
             return  # an unsolicited FETCH (flags changed by another client)
         prefix, literal = self._pending
