@@ -314,9 +314,8 @@ def check_incoming_converged(store: Store, seeded: Iterable[bytes]) -> None:
     wanted = Counter(hashlib.sha256(m).hexdigest() for m in seeded)
     with store.session(readonly=True) as session:
         query = (
-            select(
-                MessageRow.folder, MessageRow.uidvalidity, MessageRow.uid, MessageRow.sha256, MessageRaw.raw
-            )
+            select(MessageRow.account, MessageRow.folder, MessageRow.uidvalidity, MessageRow.uid)
+            .add_columns(MessageRow.sha256, MessageRaw.raw)
             .join(MessageRaw, MessageRaw.message_id == MessageRow.id)
             .where(MessageRow.direction == Direction.INCOMING)
         )
@@ -326,6 +325,6 @@ def check_incoming_converged(store: Store, seeded: Iterable[bytes]) -> None:
     assert not lost, f"{sum(lost.values())} of {sum(wanted.values())} delivered messages are not in the store"
     dup = {h: n for h, n in have.items() if n > 1}
     assert not dup, f"{len(dup)} messages stored more than once"
-    keys = Counter((r.folder, r.uidvalidity, r.uid) for r in rows)
+    keys = Counter((r.account, r.folder, r.uidvalidity, r.uid) for r in rows)
     assert max(keys.values(), default=1) == 1, "two rows share a server key"
     assert all(hashlib.sha256(bytes(r.raw)).hexdigest() == r.sha256 for r in rows), "a row's sha256 is wrong"
