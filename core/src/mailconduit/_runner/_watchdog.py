@@ -4,7 +4,8 @@ This is the "active but silently dead" failure of other tools: a process that lo
 of its subscriptions has hung. The watchdog reads the pipeline jobs' last completed run from the
 status board; one that is ``watchdog_intervals`` intervals late is marked ``stalled``, logged as an
 error and reported through ``on_run_error`` (once per stall, again after it recovers and stalls
-anew); the recovery is logged too, so a log reader sees where each stall ended. Jobs standing by for another runner are not watched here: their owner's watchdog does that.
+anew); the recovery is logged too, so a log reader sees where each stall ended. Jobs standing by
+for another runner are not watched here: their owner's watchdog does that.
 """
 
 from __future__ import annotations
