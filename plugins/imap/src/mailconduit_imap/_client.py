@@ -6,7 +6,7 @@ this subclass replaces what makes it unsafe against a hostile server:
 * its ``file`` is a :class:`~mailconduit_imap._reader.Reader`: bounded lines, capped and chunked
   literals, timeouts and drops as mailconduit errors;
 * every command (and the greeting, each pipelined FETCH, each step of IDLE) has a deadline
-  (:mod:`mailconduit_imap._deadline`, B3): a server dripping its reply is a ``TransportTimeout``
+  (:class:`mailconduit.CommandDeadline`, B3): a server dripping its reply is a ``TransportTimeout``
   naming the command, after which the connection is only dropped;
 * untagged responses are budgeted per command (10^6 ``* n EXISTS`` is a ``ProtocolError``, not a
   growing list), counters keep only their latest value, and FETCH responses go to ``fetch_sink``
@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-from mailconduit import HeaderInjectionError, ProtocolError, TlsError
-from mailconduit_imap._deadline import DEADLINE_TIMEOUTS, DEFAULT_MIN_RATE, CommandClock, DeadlinePolicy
+from mailconduit import CommandClock, CommandDeadline, HeaderInjectionError, ProtocolError, TlsError
 from mailconduit_imap._errmap import Where, printable, reply_error
 from mailconduit_imap._reader import Reader
 
@@ -65,15 +64,14 @@ class GuardedIMAP4(imaplib.IMAP4):
         context: ssl.SSLContext | None,
         implicit_tls: bool,
         max_literal: int,
-        deadline: DeadlinePolicy | None = None,
+        deadline: CommandDeadline | None = None,
     ) -> None:
         """Connect to ``where`` (TLS at once when ``implicit_tls``); read greeting and CAPABILITY.
 
-        ``deadline`` bounds every command (default: ``DEADLINE_TIMEOUTS`` x ``where.timeout``, 8 KiB/s).
+        ``deadline`` bounds every command (default: ``CommandDeadline.default(where.timeout)``).
         """
         self.where = where
-        policy = deadline or DeadlinePolicy(base=DEADLINE_TIMEOUTS * where.timeout, min_rate=DEFAULT_MIN_RATE)
-        self.clock = CommandClock(policy, where, where.timeout)
+        self.clock = CommandClock(deadline or CommandDeadline.default(where.timeout), where, where.timeout)
         self._context = context
         self._implicit_tls = implicit_tls
         self._max_literal = max_literal

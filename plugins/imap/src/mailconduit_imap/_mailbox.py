@@ -3,7 +3,7 @@ r"""``ImapMailbox``: the ``Mailbox`` protocol over one logged-in :class:`Guarded
 Keys are ``"<uidvalidity>:<uid>"``. Refs whose UIDVALIDITY is not the folder's current one are
 ignored by ``fetch``, ``delete`` and ``move`` (those UIDs now name other messages). Fetching uses
 ``BODY.PEEK[]`` in commands of at most 500 UIDs, two commands in flight, and yields each message as
-its literal arrives; each command's reply has its own deadline (``_deadline``, B3). Deleting is
+its literal arrives; each command's reply has its own deadline (``CommandDeadline``, B3). Deleting is
 ``UID STORE +FLAGS.SILENT (\\Deleted)`` then ``UID EXPUNGE`` of exactly those UIDs, never a bare
 EXPUNGE (A6: a message another client flagged survives).
 """

@@ -8,7 +8,7 @@ replaces its ``file``:
 * :meth:`Reader.read` refuses a literal larger than ``max_literal`` before reading any of it, reads
   in 1 MiB pieces, and puts a literal over ``spool_above`` bytes into a temporary file first, so a
   50 MB message costs about its own size in memory once, not twice;
-* every ``recv`` goes through a :class:`~mailconduit_imap._deadline.CommandClock`: a wait longer
+* every ``recv`` goes through a :class:`mailconduit.CommandClock`: a wait longer
   than ``receive.timeout`` or a command past its deadline (a dripping server, B3) is a
   ``TransportTimeout``, an EOF or reset a ``TransportError``, all naming the server;
 * :meth:`Reader.buffered` tells how many bytes arrived but were not consumed (STARTTLS injection).
@@ -21,8 +21,7 @@ import socket
 import ssl
 import tempfile
 
-from mailconduit import ProtocolError, TransportError, TransportTimeout
-from mailconduit_imap._deadline import CommandClock
+from mailconduit import CommandClock, ProtocolError, TransportError, TransportTimeout
 from mailconduit_imap._errmap import Where
 
 __all__ = ["Reader"]

@@ -32,7 +32,7 @@ class ImapSettings(ReceiveSettings):
     ``ProtocolError``, never an allocation).
 
     Every command must also finish within ``command_deadline`` plus one second per
-    ``min_transfer_rate`` bytes it received (RELIABILITY.md B3, see ``mailconduit_imap._deadline``):
+    ``min_transfer_rate`` bytes it received (RELIABILITY.md B3, see ``mailconduit.CommandDeadline``):
     a server dripping its reply fails with a ``TransportTimeout`` naming the command, while a large
     message arriving at least at ``min_transfer_rate`` is never cut off.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailconduit import Account, ConfigError, Credentials, TlsMode, client_tls_context
+from mailconduit import Account, CommandDeadline, ConfigError, Credentials, TlsMode, client_tls_context
 from mailconduit_imap._errmap import Where
 from mailconduit_imap._settings import effective_port
 
@@ -31,7 +31,6 @@ class ImapTransport:
             TransportError: refused, lost or timed out (``TransportTimeout``).
         """
         from mailconduit_imap._client import GuardedIMAP4
-        from mailconduit_imap._deadline import DeadlinePolicy
         from mailconduit_imap._errmap import translate
         from mailconduit_imap._login import login
         from mailconduit_imap._mailbox import ImapMailbox
@@ -63,7 +62,7 @@ class ImapTransport:
                 context=context,
                 implicit_tls=tls is TlsMode.TLS,
                 max_literal=settings.max_message_size,
-                deadline=DeadlinePolicy.of(settings),
+                deadline=CommandDeadline.of(settings),
             )
         except Exception as exc:
             error = translate(exc, where, stage)

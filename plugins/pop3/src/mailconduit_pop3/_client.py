@@ -5,7 +5,7 @@ line by line, cannot pipeline and verifies no certificate unless given a context
 through :class:`~mailconduit_pop3._reader.Reader` (bounded lines, listings and bodies), sends only
 lines built by :func:`~mailconduit_pop3._commands.command_line` or the SASL builders, and keeps up
 to :data:`PIPELINE_DEPTH` commands in flight when the server offers PIPELINING (RFC 2449).
-Every command, and every reply of a pipeline, has a deadline (:mod:`mailconduit_pop3._deadline`,
+Every command, and every reply of a pipeline, has a deadline (:class:`mailconduit.CommandDeadline`,
 RELIABILITY.md B3): a server dripping its reply fails it with a ``TransportTimeout`` naming it.
 
 Any failure other than a clean ``-ERR`` leaves the session in an unknown state, so the socket is
@@ -22,8 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TypeVar
 
-from mailconduit import ProtocolError, ServerReplyError, TlsError, TlsMode
-from mailconduit_pop3._deadline import DEADLINE_TIMEOUTS, DEFAULT_MIN_RATE, CommandClock, DeadlinePolicy
+from mailconduit import CommandClock, CommandDeadline, ProtocolError, ServerReplyError, TlsError, TlsMode
 from mailconduit_pop3._errmap import Where, reply_error, translate
 from mailconduit_pop3._listing import quote
 from mailconduit_pop3._reader import Reader
@@ -52,16 +51,15 @@ class Pop3Client:
     """One POP3 connection. Build it with :func:`connect`."""
 
     def __init__(
-        self, where: Where, sock: socket.socket, tls: bool, deadline: DeadlinePolicy | None = None
+        self, where: Where, sock: socket.socket, tls: bool, deadline: CommandDeadline | None = None
     ) -> None:
         """Wrap a connected socket (already TLS for POP3S).
 
-        ``deadline`` bounds every command (default: ``DEADLINE_TIMEOUTS`` x ``where.timeout``, 8 KiB/s).
+        ``deadline`` bounds every command (default: ``CommandDeadline.default(where.timeout)``).
         """
         self.where = where
         self.sock: socket.socket | None = sock
-        policy = deadline or DeadlinePolicy(base=DEADLINE_TIMEOUTS * where.timeout, min_rate=DEFAULT_MIN_RATE)
-        self.clock = CommandClock(policy, where, where.timeout)
+        self.clock = CommandClock(deadline or CommandDeadline.default(where.timeout), where, where.timeout)
         self.reader = Reader(self._recv)
         self.tls = tls
         self.capabilities: dict[str, list[str]] | None = None
@@ -226,7 +224,7 @@ class Pop3Client:
 
 
 def connect(
-    where: Where, tls: TlsMode, context: ssl.SSLContext | None, deadline: DeadlinePolicy | None = None
+    where: Where, tls: TlsMode, context: ssl.SSLContext | None, deadline: CommandDeadline | None = None
 ) -> Pop3Client:
     """Connect, read the greeting, ask CAPA and secure the connection as ``tls`` says.
 

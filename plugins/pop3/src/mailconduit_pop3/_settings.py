@@ -30,7 +30,7 @@ class Pop3Settings(ReceiveSettings):
     ``delete`` (``delete`` needs a server with UIDL), never a move.
 
     Every command must also finish within ``command_deadline`` plus one second per
-    ``min_transfer_rate`` bytes it received (RELIABILITY.md B3, see ``mailconduit_pop3._deadline``):
+    ``min_transfer_rate`` bytes it received (RELIABILITY.md B3, see ``mailconduit.CommandDeadline``):
     a server dripping its reply fails with a ``TransportTimeout`` naming the command, while a large
     message arriving at least at ``min_transfer_rate`` is never cut off. ``timeout`` bounds the
     connect and every single read.

@@ -6,7 +6,7 @@ import ssl
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mailconduit import Account, ConfigError, Credentials, TlsMode, client_tls_context
+from mailconduit import Account, CommandDeadline, ConfigError, Credentials, TlsMode, client_tls_context
 from mailconduit_pop3._errmap import Where
 from mailconduit_pop3._settings import effective_port
 
@@ -58,11 +58,10 @@ def open_client(account: Account, credentials: Credentials | None) -> Pop3Client
     """
     from mailconduit_pop3._auth import login
     from mailconduit_pop3._client import connect
-    from mailconduit_pop3._deadline import DeadlinePolicy
 
     where, tls, context = connection_plan(account)
     assert account.receive is not None
-    client = connect(where, tls, context, DeadlinePolicy.of(account.receive))
+    client = connect(where, tls, context, CommandDeadline.of(account.receive))
     try:
         if credentials is not None:
             login(client, credentials)
