@@ -181,3 +181,67 @@ def test_the_outbox_worker_reports_itself_alive_while_the_runner_runs(
     finally:
         assert runner.stop(timeout=30)
         store.close()
+
+
+def _key_parts(key: int) -> tuple[int, int]:
+    unsigned = key + (1 << 64) if key < 0 else key
+    return unsigned >> 32, unsigned & 0xFFFFFFFF
+
+
+def test_a_runner_whose_ownership_connection_drops_takes_the_pipeline_again(
+    config_file: Path,
+    dovecot: DovecotServer,
+    dovecot_user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL ends the session holding the pipeline's lock; the job notices at its next run."""
+    from sqlalchemy import create_engine, text
+
+    from mailconduit._runner._jobs import ownership_key
+
+    monkeypatch.setenv("MC_RECEIVE_PW", dovecot_user.password)
+    config_file.write_text(
+        config_file.read_text().replace("subscribe: true", "subscribe: false\n    poll_every: 1s")
+    )
+    plugins = load_plugins()
+    config = load_config(config_file, plugins, db_url=postgres_url)
+    store = open_store(config.database)
+    results: list[int] = []
+    runner = Runner(config, store, plugins, outbox=False, on_result=lambda name, r: results.append(r.stored))
+    classid, objid = _key_parts(ownership_key("inbox", "support", "INBOX"))
+    admin = create_engine(postgres_url)
+    find = text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = :c AND objid = :o"
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not results and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with admin.connect() as connection:
+            (pid,) = connection.execute(find, {"c": classid, "o": objid}).scalars().all()
+            assert connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        dovecot.seed(dovecot_user, [mail(n) for n in range(20, 23)])
+        deadline = time.monotonic() + 30
+        while sum(results) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sum(results) == 3
+        holders: list[int] = []
+        deadline = time.monotonic() + 30
+        while not holders and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with admin.connect() as connection:
+                holders = list(connection.execute(find, {"c": classid, "o": objid}).scalars())
+        assert len(holders) == 1 and holders[0] != pid  # held again, on a new session
+        dovecot.seed(dovecot_user, [mail(23)])
+        deadline = time.monotonic() + 30
+        while sum(results) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sum(results) == 4  # and it replicates again
+    finally:
+        assert runner.stop(timeout=30)
+        store.close()
+        admin.dispose()
+    assert "lost its ownership" in caplog.text

@@ -33,7 +33,7 @@ from mailconduit._types import Credentials, RunResult
 if TYPE_CHECKING:
     from mailconduit._config import Config
 
-__all__ = ["STANDBY_MAX", "OutboxJob", "Ownerships", "PipelineJob", "ownership_key"]
+__all__ = ["STANDBY_MAX", "OutboxJob", "OwnershipLost", "Ownerships", "PipelineJob", "ownership_key"]
 
 log = logging.getLogger("mailconduit.runner")
 
@@ -120,10 +120,38 @@ class Ownerships:
                 )
                 self._drop()
 
+    def holds(self, key: int) -> bool:
+        """Whether this runner still holds ``key``: its connection answers and the lock is on it.
+
+        A connection PostgreSQL dropped (a restart, a network cut) took its locks with it, and a
+        standby may already have taken the pipeline over.
+        """
+        if not self.shared:
+            return True
+        from sqlalchemy import text
+
+        with self._lock:
+            if self._connection is None or self._held[key] <= 0:
+                return False
+            try:
+                self._connection.execute(text("SELECT 1")).scalar()
+                self._connection.commit()
+            except Exception:
+                log.warning(
+                    "the ownership connection is gone, and every pipeline lock with it", exc_info=True
+                )
+                self._drop()
+                return False
+            return True
+
     def close(self) -> None:
         """Release every ownership lock of this runner (closes its connection)."""
         with self._lock:
             self._drop()
+
+
+class OwnershipLost(RuntimeError):
+    """The runner's hold on a pipeline went with its database connection; the job re-takes or stands by."""
 
 
 class PipelineJob:
@@ -160,6 +188,7 @@ class PipelineJob:
         self.board, self.stop = board, stop
         self.on_result = on_result
         self.rng = rng or random.Random()
+        self._key = ownership_key(pipeline.name, pipeline.account.name, pipeline.folder)
         self.thread = threading.Thread(target=self.run, name=f"pipeline-{pipeline.name}", daemon=True)
 
     @property
@@ -181,6 +210,11 @@ class PipelineJob:
             )
         if self.on_result is not None:
             self.on_result(self.name, result)
+        if not self.ownerships.holds(self._key):  # the run was committed; the next one must own it again
+            raise OwnershipLost(
+                f"pipeline {self.name!r}: this runner lost its ownership (its database connection "
+                "dropped); taking it again or standing by"
+            )
 
     def _logged_in(self, credentials: Credentials | None) -> None:
         if credentials is not None and credentials.expires_at is not None:
@@ -189,7 +223,7 @@ class PipelineJob:
     def run(self) -> None:
         """The job's thread: own, watch, record; retry after any error until stopped."""
         pipeline = self.pipeline
-        key = ownership_key(pipeline.name, pipeline.account.name, pipeline.folder)
+        key = self._key
         failures = 0
         while not self.stop.is_set():
             try:
@@ -233,10 +267,12 @@ class PipelineJob:
 
 
 class OutboxJob:
-    """Runs the outbox worker of this runner for every account that sends, until stopped."""
+    """Runs the outbox worker of this runner for every account that sends, until stopped.
+
+    Its status row is named ``outbox@RUNNER``: every runner's worker reports its own counts.
+    """
 
     kind = "outbox"
-    name = "outbox"
 
     def __init__(
         self,
@@ -252,6 +288,7 @@ class OutboxJob:
         self.store, self.plugins, self.config = store, plugins, config
         self.board, self.stop = board, stop
         self.worker_id, self.once = worker_id, once
+        self.name = f"outbox@{worker_id}"  # one row per runner: counts are this worker's own
         self.stats: RunStats | None = None
         self._last_beat = 0.0
         self.thread = threading.Thread(target=self.run, name="outbox", daemon=True)

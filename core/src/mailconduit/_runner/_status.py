@@ -111,6 +111,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+WORKERS_SHOWN_FOR = timedelta(hours=1)
+"""A runner's outbox worker is listed while it reported within this time (dead runners drop out)."""
+
+
+def _recent(value: datetime | None, now: datetime) -> bool:
+    seen = _aware(value)
+    return seen is not None and now - seen <= WORKERS_SHOWN_FOR
+
+
 def _job(row: RunnerStatus, now: datetime, intervals: int) -> JobStatus:
     job = JobStatus(
         kind=row.kind,
@@ -171,7 +180,11 @@ def read_status(store: Store, config: Config, *, now: datetime | None = None) ->
             )
         else:
             report.pipelines.append(_job(row, now, intervals))
-    report.workers = [_job(r, now, intervals) for (kind, _), r in sorted(rows.items()) if kind == "outbox"]
+    report.workers = [
+        _job(r, now, intervals)
+        for (kind, _), r in sorted(rows.items())
+        if kind == "outbox" and _recent(r.heartbeat_at, now)
+    ]
     outboxes = {n: OutboxStatus(account=n) for n, a in config.accounts.items() if a.send is not None}
     for sender, status, count, first in depth:
         entry = outboxes.setdefault(sender, OutboxStatus(account=sender))
