@@ -230,3 +230,32 @@ def test_a_permanent_error_is_raised_not_retried(server: MemoryServer, store: St
     with pytest.raises(AuthenticationError):
         watch(make_account(server.name), store=store, plugins=plugins, sleep=sleeps.append)
     assert sleeps == [] and _Scripted.opened == 1
+
+
+@pytest.mark.parametrize(("keepalive", "connections"), [(timedelta(minutes=5), 3), (timedelta(hours=2), 1)])
+def test_polling_longer_than_the_keepalive_logs_out_for_each_sleep(
+    server: MemoryServer, store: Store, keepalive: timedelta, connections: int
+) -> None:
+    """A connection left silent past the keepalive could be dropped by the server or a NAT: log out."""
+    import attrs
+
+    server.supports_idle = False
+    plugins = load_plugins(autoload=False, extra=[("scripted", _Plugin())])
+    cancel = threading.Event()
+    account = make_account(server.name)
+    assert account.receive is not None
+    account = attrs.evolve(account, receive=attrs.evolve(account.receive, keepalive=keepalive))
+
+    def sleep(seconds: float) -> None:
+        server.deliver(USER, mail(100 + _Scripted.opened))
+
+    watch(
+        account,
+        store=store,
+        plugins=plugins,
+        cancel=cancel,
+        on_result=stop_when_stored(cancel, 2),
+        sleep=sleep,
+    )
+    assert len(subjects(store)) == 2
+    assert _Scripted.opened == connections

@@ -234,7 +234,11 @@ def _wait(
     pause: Callable[[float], object],
     margin: timedelta,
 ) -> None:
-    """Wait for the next run: IDLE or a sleep, ended early when the token must be renewed."""
+    """Wait for the next run: IDLE or a sleep, ended early when the token must be renewed.
+
+    Polling with an interval longer than the account's ``keepalive`` closes the connection for the
+    sleep; the next run connects again.
+    """
     seconds = _interval(receive, conn.mode)
     relogin = _until_relogin(conn.credentials, margin)
     if relogin is not None and relogin < seconds:
@@ -242,6 +246,11 @@ def _wait(
     if conn.mode == "idle" and conn.mailbox is not None:
         _idle(conn.mailbox, folder, seconds, stop)
     else:
+        keepalive: timedelta = getattr(receive, "keepalive", timedelta(minutes=5))
+        if seconds > keepalive.total_seconds():
+            # a connection silent for longer than the keepalive may be dropped by the server's idle
+            # logout or a NAT on the way, and the next poll would fail first: log out, poll afresh
+            conn.close()
         pause(seconds)
     if relogin is not None and _until_relogin(conn.credentials, margin) == 0.0:
         log.info("the session's token lapses within %s: logging in again with a fresh one", margin)
