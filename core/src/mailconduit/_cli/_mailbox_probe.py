@@ -3,24 +3,17 @@
 Opens the mailbox (connect, TLS, login), reads its capabilities, folder count and the configured
 folder's state, checks the account's after-replication action and IDLE wish against the
 capabilities, and closes it. Nothing is fetched, marked or deleted. A failure is diagnosed into a
-``problem`` key (the same keys the smtp plugin's probe uses) and the error's text, never raised.
+``problem`` key (``mailconduit.diagnose_connection``'s, as the smtp plugin's probe) and the error's
+text, never raised.
 """
 
 from __future__ import annotations
 
-import socket
-import ssl
 from typing import Any
 
-from mailconduit._errors import (
-    AuthenticationError,
-    ConfigError,
-    MailconduitError,
-    ProtocolError,
-    ServerReplyError,
-    TlsError,
-    TransportTimeout,
-)
+from mailconduit._connection_errors import CONNECTION_PROBLEMS
+from mailconduit._connection_errors import diagnose_connection as diagnose
+from mailconduit._errors import MailconduitError
 from mailconduit._model import Account, AfterReplication, MoveTo
 from mailconduit._protocols import Mailbox, ReceiveTransport
 from mailconduit._types import Credentials
@@ -28,60 +21,11 @@ from mailconduit._types import Credentials
 __all__ = ["PROBLEMS", "diagnose", "probe_mailbox"]
 
 PROBLEMS = {
-    "timeout": "the server did not answer in time",
-    "refused": "nothing listens on that host and port",
-    "unresolvable": "the host name does not resolve",
-    "tls_name_mismatch": "the certificate does not name the host",
-    "tls_expired": "the certificate has expired or is not yet valid",
-    "tls_untrusted": "the certificate is not issued by a trusted CA (set ca_file for a private CA)",
-    "tls_failed": "TLS could not be set up (wrong port for the tls mode, STARTTLS missing or refused)",
-    "auth_rejected": "the server refused the credentials or offers no usable login mechanism",
-    "server_refused": "the server refused a command",
-    "protocol": "the server's replies are malformed or hostile",
-    "connection_lost": "the connection dropped",
+    **CONNECTION_PROBLEMS,
     "config": "the account's receive settings are incomplete or invalid",
     "unsupported": "the server lacks what the account's settings need",
 }
-"""Every ``problem`` key :func:`probe_mailbox` can report, with what it means."""
-
-_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
-_EXPIRED = {9, 10}  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    found: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in found:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def diagnose(exc: BaseException) -> str:
-    """The :data:`PROBLEMS` key for an error raised while connecting, securing or logging in."""
-    causes = _causes(exc)
-    if isinstance(exc, TransportTimeout) or any(isinstance(c, TimeoutError) for c in causes):
-        return "timeout"
-    for cause in causes:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            if cause.verify_code in _NAME_MISMATCH:
-                return "tls_name_mismatch"
-            return "tls_expired" if cause.verify_code in _EXPIRED else "tls_untrusted"
-    if isinstance(exc, TlsError):
-        return "tls_failed"
-    if isinstance(exc, AuthenticationError):
-        return "auth_rejected"
-    if isinstance(exc, ServerReplyError):
-        return "server_refused"
-    if isinstance(exc, ProtocolError):
-        return "protocol"
-    if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        return "refused"
-    if any(isinstance(c, socket.gaierror) for c in causes):
-        return "unresolvable"
-    if isinstance(exc, ConfigError):
-        return "config"
-    return "connection_lost"
+"""Every ``problem`` key :func:`probe_mailbox` can report (:func:`diagnose`'s and ``unsupported``)."""
 
 
 def _unsupported(account: Account, capabilities: frozenset[str]) -> str | None:

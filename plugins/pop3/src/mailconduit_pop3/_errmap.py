@@ -7,12 +7,11 @@ without a code are not.
 
 from __future__ import annotations
 
-import socket
-import ssl
+from typing import ClassVar
 
 from attrs import frozen
 
-from mailconduit import ProtocolError, ServerReplyError, TlsError, TransportError, TransportTimeout
+from mailconduit import Endpoint, ProtocolError, ServerReplyError, TransportError, connection_error
 from mailconduit_pop3._listing import MalformedReply, quote
 from mailconduit_pop3._reader import ConnectionClosed, LimitExceeded
 
@@ -23,16 +22,10 @@ TEMPORARY_CODES = ("[IN-USE]", "[LOGIN-DELAY]", "[SYS/TEMP]")
 
 
 @frozen
-class Where:
-    """Where a failure happened: the account, the server and the timeout in force, for messages."""
+class Where(Endpoint):
+    """Where a failure happened: the account, the POP3 server and the timeout in force, for messages."""
 
-    account: str
-    host: str
-    port: int
-    timeout: float
-
-    def __str__(self) -> str:
-        return f"account {self.account!r}: POP3 server {self.host}:{self.port}"
+    protocol: ClassVar[str] = "POP3"
 
 
 def is_temporary(reply: bytes) -> bool:
@@ -55,19 +48,8 @@ def reply_error(where: Where, stage: str, reply: bytes, advice: str = "") -> Ser
     return ServerReplyError(f"{where}: {stage} refused: {text} ({hint})", reply=text, temporary=temporary)
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
 def translate(exc: BaseException, where: Where, stage: str) -> TransportError:
     """Map ``exc``, raised during ``stage`` (``"connect"``, ``"RETR"`` ...), to a mailconduit error."""
-    if isinstance(exc, TransportError):
-        return exc
     if isinstance(exc, LimitExceeded):
         sample = f" starting {quote(exc.sample)}" if exc.sample else ""
         return ProtocolError(
@@ -76,36 +58,9 @@ def translate(exc: BaseException, where: Where, stage: str) -> TransportError:
         )
     if isinstance(exc, MalformedReply):
         return ProtocolError(f"{where}: malformed reply to {stage}: {exc}; the connection was dropped")
-    chain = _chain(exc)
-    for link in chain:
-        if isinstance(link, TimeoutError):
-            return TransportTimeout(
-                f"{where}: no answer within {where.timeout:g} s during {stage}; check that the server is "
-                "reachable and responsive, or raise receive.timeout"
-            )
-    for link in chain:
-        if isinstance(link, ssl.SSLCertVerificationError):
-            reason = link.verify_message or str(link)
-            return TlsError(
-                f"{where}: the certificate of {where.host} failed verification during {stage}: {reason}; "
-                "fix the server certificate, or set ca_file to the CA that issued it "
-                "(check_server_identity: false turns all checks off, for testing only)"
-            )
-        if isinstance(link, ssl.SSLError):
-            reason = link.reason or str(link)
-            return TlsError(
-                f"{where}: TLS with {where.host} failed during {stage}: {reason}; check that the port "
-                "and the tls mode (none, starttls, tls) match the server"
-            )
-    for link in chain:
-        if isinstance(link, ConnectionRefusedError):
-            return TransportError(
-                f"{where}: connection refused; check receive.host and receive.port and that the server runs"
-            )
-        if isinstance(link, socket.gaierror):
-            return TransportError(
-                f"{where}: cannot resolve host name {where.host!r}: {link}; check receive.host"
-            )
+    error = connection_error(exc, where, stage)
+    if error is not None:
+        return error
     if isinstance(exc, ConnectionClosed | OSError):
         return TransportError(f"{where}: connection lost during {stage} ({exc}); try again later")
     return ProtocolError(f"{where}: unexpected failure during {stage}: {type(exc).__name__}: {exc}")

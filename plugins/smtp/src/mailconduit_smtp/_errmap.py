@@ -1,33 +1,28 @@
 """Turning socket, TLS and smtplib failures into mailconduit errors that say what, where and what to do.
 
 smtplib hides a read timeout inside ``SMTPServerDisconnected("Connection unexpectedly closed: timed
-out")``; the original exception stays in ``__context__``, so :func:`translate` walks the chain and
-reports a timeout as :class:`TransportTimeout`, never as a plain disconnect.
+out")``; the original exception stays in ``__context__``, and :func:`mailconduit.connection_error`
+walks the chain, so :func:`translate` reports a timeout as :class:`TransportTimeout`, never as a
+plain disconnect.
 """
 
 from __future__ import annotations
 
-import socket
-import ssl
+from typing import ClassVar
 
 from attrs import frozen
 
-from mailconduit import ProtocolError, ServerReplyError, TlsError, TransportError, TransportTimeout
+from mailconduit import Endpoint, ProtocolError, ServerReplyError, TransportError, connection_error
 
 __all__ = ["Where", "reply_error", "reply_text", "translate"]
 
 
 @frozen
-class Where:
-    """Where a failure happened: the account, the server and the timeout in force, for messages."""
+class Where(Endpoint):
+    """Where a failure happened: the account, the SMTP server and the timeout in force, for messages."""
 
-    account: str
-    host: str
-    port: int
-    timeout: float
-
-    def __str__(self) -> str:
-        return f"account {self.account!r}: SMTP server {self.host}:{self.port}"
+    protocol: ClassVar[str] = "SMTP"
+    section: ClassVar[str] = "send"
 
 
 def reply_text(code: int, message: bytes | str) -> str:
@@ -49,54 +44,19 @@ def reply_error(where: Where, stage: str, code: int, message: bytes | str) -> Se
     )
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
 def translate(exc: BaseException, where: Where, stage: str) -> TransportError:
-    """Map ``exc``, raised during ``stage`` (``"connect"``, ``"RCPT TO"`` ...), to a mailconduit error."""
+    """Map ``exc``, raised during ``stage`` (``"connect"``, ``"RCPT TO"`` ...), to a mailconduit error.
+
+    Timeouts, TLS, refused and unresolvable are :func:`mailconduit.connection_error`'s; the peer
+    closing the connection mid-handshake is a lost connection, worth retrying.
+    """
     import smtplib  # only needed once a connection exists; plugin loading stays light
 
-    if isinstance(exc, TransportError):
-        return exc
-    chain = _chain(exc)
-    for link in chain:
-        if isinstance(link, TimeoutError):
-            return TransportTimeout(
-                f"{where}: no answer within {where.timeout:g} s during {stage}; check that the server is "
-                "reachable and responsive, or raise send.timeout"
-            )
-    for link in chain:
-        if isinstance(link, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-            # the peer closed the connection mid-handshake: a lost connection, worth retrying
-            return TransportError(f"{where}: connection lost during {stage} ({link}); try again later")
-        if isinstance(link, ssl.SSLCertVerificationError):
-            reason = link.verify_message or str(link)
-            return TlsError(
-                f"{where}: the certificate of {where.host} failed verification during {stage}: {reason}; "
-                "fix the server certificate, or set ca_file to the CA that issued it "
-                "(check_server_identity: false turns all checks off, for testing only)"
-            )
-        if isinstance(link, ssl.SSLError):
-            reason = link.reason or str(link)
-            return TlsError(
-                f"{where}: TLS with {where.host} failed during {stage}: {reason}; check that the port "
-                "and the tls mode (none, starttls, tls) match the server"
-            )
-    for link in chain:
-        if isinstance(link, ConnectionRefusedError):
-            return TransportError(
-                f"{where}: connection refused; check send.host and send.port and that the server is running"
-            )
-        if isinstance(link, socket.gaierror):
-            return TransportError(
-                f"{where}: cannot resolve host name {where.host!r}: {link}; check send.host"
-            )
+    error = connection_error(
+        exc, where, stage, tls_eof_is_lost=True, refused_check="that the server is running"
+    )
+    if error is not None:
+        return error
     if isinstance(exc, smtplib.SMTPResponseException):
         return ProtocolError(
             f"{where}: malformed reply during {stage}: {reply_text(exc.smtp_code, exc.smtp_error)}"

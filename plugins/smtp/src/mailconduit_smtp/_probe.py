@@ -7,79 +7,28 @@ secret).
 
 from __future__ import annotations
 
-import socket
-import ssl
 from typing import Any
 
 from mailconduit import (
+    CONNECTION_PROBLEMS,
     Account,
-    AuthenticationError,
     ConfigError,
     Credentials,
     MessageError,
-    ProtocolError,
-    ServerReplyError,
-    TlsError,
     TransportError,
-    TransportTimeout,
+    diagnose_connection,
 )
 
-__all__ = ["PROBLEMS", "diagnose", "probe"]
+__all__ = ["PROBLEMS", "probe"]
 
 PROBLEMS = {
-    "timeout": "the server did not answer in time",
-    "refused": "nothing listens on that host and port",
-    "unresolvable": "the host name does not resolve",
-    "tls_name_mismatch": "the certificate does not name the host",
-    "tls_expired": "the certificate has expired or is not yet valid",
+    **CONNECTION_PROBLEMS,
     "tls_untrusted": "the certificate is not issued by a trusted CA",
-    "tls_failed": "TLS could not be set up (wrong port for the tls mode, STARTTLS missing or refused)",
     "auth_rejected": "the server refused the credentials or offers no usable AUTH mechanism",
     "server_refused": "the server refused the greeting or EHLO",
-    "protocol": "the server's replies are malformed or hostile",
-    "connection_lost": "the connection dropped",
     "config": "the account's send settings are incomplete or invalid",
 }
-"""Every ``problem`` key :func:`probe` can report, with what it means."""
-
-_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
-_EXPIRED = {9, 10}  # X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    found: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in found:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def diagnose(exc: BaseException) -> str:
-    """The :data:`PROBLEMS` key for an error raised while connecting, securing or logging in."""
-    causes = _causes(exc)
-    if isinstance(exc, TransportTimeout):
-        return "timeout"
-    if isinstance(exc, TlsError):
-        for cause in causes:
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                if cause.verify_code in _NAME_MISMATCH:
-                    return "tls_name_mismatch"
-                return "tls_expired" if cause.verify_code in _EXPIRED else "tls_untrusted"
-        return "tls_failed"
-    if isinstance(exc, AuthenticationError):
-        return "auth_rejected"
-    if isinstance(exc, ServerReplyError):
-        return "server_refused"
-    if isinstance(exc, ProtocolError):
-        return "protocol"
-    if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        return "refused"
-    if any(isinstance(c, socket.gaierror) for c in causes):
-        return "unresolvable"
-    if isinstance(exc, ConfigError | MessageError):
-        return "config"
-    return "connection_lost"
+"""Every ``problem`` key :func:`probe` can report (``mailconduit.diagnose_connection``'s), worded for SMTP."""
 
 
 def probe(account: Account, credentials: Credentials | None) -> dict[str, Any]:
@@ -113,7 +62,7 @@ def probe(account: Account, credentials: Credentials | None) -> dict[str, Any]:
             report["authenticated"] = True
         report["ok"] = True
     except (TransportError, ConfigError, MessageError) as exc:
-        problem = diagnose(exc)
+        problem = diagnose_connection(exc)
         report.update(problem=problem, explanation=PROBLEMS[problem], diagnosis=str(exc))
     finally:
         if client is not None:
