@@ -4,12 +4,16 @@ fetch -> commit the raw bytes and header scan -> transforms, parse, steps -> com
 the pending server changes -> ``after_batch_stored`` -> apply the changes -> mark them done ->
 advance the folder state. Each boundary is a named checkpoint (``_crash.Boundary``).
 
-The next batch is fetched ahead (``BODY.PEEK``: reading changes nothing on the server) in a thread
-while this one is committed and processed, and its SHA-256 digests are taken there (``hashlib``
+When replicated mail stays on the server (``after_replication: none``, the default), the next
+batch is fetched ahead (``BODY.PEEK``: reading changes nothing on the server) in a thread while
+this one is committed and processed, and its SHA-256 digests are taken there (``hashlib``
 releases the GIL), so the wire and the store overlap (PERFORMANCE.md). The thread is joined
-before this batch's server changes are applied, so the mailbox is never used by two threads at
-once, and a failure of the fetch ahead is raised where the next batch begins, as if it had been
-fetched then.
+before this batch's server changes (flags or moves its steps asked for) are applied, so the
+mailbox is never used by two threads at once. A failure of the fetch ahead is raised where the
+next batch begins; when it failed, the connection is gone, so it is raised before this batch's
+changes instead, which stay pending and are made at the start of the next run, like those of a
+crashed run. With delete or move, batches run strictly one after the other: the server changes
+of each are made before the next is fetched.
 """
 
 from __future__ import annotations
@@ -141,6 +145,11 @@ class Prefetch:
         """Wait until the fetch is over (the mailbox is free again)."""
         self._thread.join()
 
+    @property
+    def failed(self) -> bool:
+        """The fetch is over and raised."""
+        return not self._thread.is_alive() and self._error is not None
+
     def result(self) -> Fetched:
         """The fetched batch; whatever the fetch raised is raised here."""
         self._thread.join()
@@ -184,7 +193,7 @@ def run_batch(
     next call with those refs takes it from ``ctx``.
     """
     mails, digests = _take(ctx, mailbox, refs, number)
-    if upcoming:
+    if upcoming and ctx.after == AfterReplication.NONE:
         ctx.ahead = Prefetch(mailbox, ctx.folder, upcoming, number + 1)
     try:
         counts = _store_batch(ctx, mailbox, mails, digests, number)
@@ -237,8 +246,12 @@ def _store_batch(
         new=frozenset(o.item.id for o in outcomes if o.item.created),
     )
     safe_hook("after_batch_stored", ctx.plugins.hooks.after_batch_stored, batch, ctx.run)
-    if ctx.ahead is not None:  # the server changes need the mailbox to themselves
-        ctx.ahead.join()
+    ahead = ctx.ahead
+    if ahead is not None:  # the server changes need the mailbox to themselves
+        ahead.join()
+        if ahead.failed:  # the connection is gone: the changes wait for the next run
+            ctx.ahead = None
+            ahead.result()
     applied = apply_pending(
         ctx.store.session,
         mailbox,
