@@ -41,6 +41,9 @@ log = logging.getLogger("mailconduit.outbox")
 
 _COUNTER = {"sent": "sent", "retry": "retried", "failed": "failed"}
 
+TOP_UPS = 2
+"""How many times a transaction takes in what was handed over while it was being written."""
+
 
 class Lane:
     """One session thread's outcomes on their way to the store."""
@@ -187,24 +190,41 @@ class Recorder:
     def _write(
         self, connection: Connection, batch: list[tuple[Lane, Done]], claims: list[_ClaimRequest]
     ) -> bool:
+        """Write ``batch`` and run ``claims`` in one transaction; what arrives meanwhile joins it.
+
+        ``batch`` and ``claims`` grow in place with what was handed over while the transaction
+        was being written (up to :data:`TOP_UPS` times), so those outcomes are durable with this
+        commit instead of waiting for the whole next one.
+        """
         error: BaseException | None = None
         picked: list[Picked] = []
         try:
             with self._writing(), connection.begin():
-                if batch:
-                    outcomes = [done for _lane, done in batch]
-                    write_outcomes(connection, outcomes, worker_id=self.worker_id, now=self.clock())
-                for request in claims:
-                    picked.append(
-                        pick(
-                            connection,
-                            worker_id=self.worker_id,
-                            now=request.now,
-                            lease=request.lease,
-                            limit=request.limit,
-                            account=request.account,
+                outcomes, requests = list(batch), list(claims)
+                for top_up in range(TOP_UPS + 1):
+                    if outcomes:
+                        dones = [done for _lane, done in outcomes]
+                        write_outcomes(connection, dones, worker_id=self.worker_id, now=self.clock())
+                    for request in requests:
+                        picked.append(
+                            pick(
+                                connection,
+                                worker_id=self.worker_id,
+                                now=request.now,
+                                lease=request.lease,
+                                limit=request.limit,
+                                account=request.account,
+                            )
                         )
-                    )
+                    if top_up == TOP_UPS:
+                        break
+                    with self.lock:
+                        outcomes, self.waiting = self.waiting, []
+                        requests, self.claims = self.claims, []
+                        batch += outcomes
+                        claims += requests
+                    if not outcomes and not requests:
+                        break
             counts: dict[Lane, dict[str, int]] = {}
             for lane, done in batch:
                 tally = counts.setdefault(lane, {"sent": 0, "retried": 0, "failed": 0, "ambiguous": 0})
