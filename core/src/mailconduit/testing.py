@@ -22,6 +22,7 @@ from mailconduit._testing.postgres import *  # noqa: F403
 from mailconduit._testing.recording import QueuedMail, RecordingContext, ServerChange
 from mailconduit._testing.require import missing_server, servers_required
 from mailconduit._testing.servers import *  # noqa: F403
+from mailconduit._testing.stored import stored_digests
 
 __all__ = [
     "MemoryReceiveSettings",
@@ -36,5 +37,6 @@ __all__ = [
     "known_canaries",
     "missing_server",
     "servers_required",
+    "stored_digests",
 ]
 __all__ += _contracts.__all__ + _postgres.__all__ + _servers.__all__

@@ -14,10 +14,9 @@ the deadline (1 s), so what fires is the deadline, told apart by its error:
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections import Counter
 from datetime import timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,10 @@ from mailconduit import (
     TransportTimeout,
     load_config,
     load_plugins,
+    open_store,
     replicate,
 )
-from mailconduit.testing import DovecotServer, Fault, FaultProxy, MailUser
+from mailconduit.testing import DovecotServer, Fault, FaultProxy, MailUser, stored_digests
 from mailconduit_imap import ImapTransport
 
 from .conftest import MakeAccount, credentials_of
@@ -54,19 +54,6 @@ def port_of(dovecot: DovecotServer, tls: TlsMode) -> int:
     return dovecot.imaps_port if tls is TlsMode.TLS else dovecot.imap_port
 
 
-def settled(proxy: FaultProxy) -> int:
-    """Bytes sent down the last connection, once the proxy's thread has counted what it forwarded.
-
-    The client may read a reply before the proxy thread adds the bytes it sent to its count.
-    """
-    conn = proxy.connections[-1]
-    while True:
-        count = conn.sent["down"]
-        time.sleep(0.02)
-        if conn.sent["down"] == count:
-            return count
-
-
 def take_recent(account: Account, credentials: Credentials) -> None:
     """A session that takes the messages' \\Recent flag: the SELECT replies of later ones are all alike."""
     mailbox = ImapTransport().open(account, credentials)
@@ -84,7 +71,7 @@ def phase_offsets(proxy: FaultProxy, account: Account, credentials: Credentials)
 
     def downloaded(*steps: str) -> list[int]:
         mailbox = ImapTransport().open(account, credentials)
-        counts = [settled(proxy)]
+        counts = [proxy.settled()]
         refs: Any = None
         for step in steps:
             if step == "select":
@@ -94,7 +81,7 @@ def phase_offsets(proxy: FaultProxy, account: Account, credentials: Credentials)
             else:
                 for _ in mailbox.fetch("INBOX", refs):
                     pass
-            counts.append(settled(proxy))
+            counts.append(proxy.settled())
         mailbox.close()
         return counts
 
@@ -172,7 +159,7 @@ def test_a_server_dripping_the_end_of_idle_fails_idle_at_its_deadline(
     take_recent(account, user_credentials)  # so that the SELECT replies below match
     mailbox = ImapTransport().open(account, user_credentials)
     mailbox.state("INBOX")
-    before_idle = settled(proxy)
+    before_idle = proxy.settled()
     assert mailbox.wait("INBOX", 0.2) is False
     mailbox.close()
     # the same session again, dripping (20 B/s) from the last bytes of the SELECT reply on: "+ idling"
@@ -230,41 +217,10 @@ def test_a_slow_but_steady_large_message_earns_its_time(
 
 
 # ------------------------------------------------------------------------------- replication
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def stored(store: Any) -> Counter[str]:
-    """sha256 of every received message's stored bytes (recomputed), with multiplicity."""
-    from sqlalchemy import select
-
-    from mailconduit._store._models import MessageRow
-    from mailconduit._store._repo_messages import raw_bytes
-
-    with store.session(readonly=True) as session:
-        ids = session.scalars(select(MessageRow.id).where(MessageRow.account == "acct")).all()
-        return Counter(sha(raw_bytes(session, i) or b"") for i in ids)
-
-
-def folder_count(dovecot: DovecotServer, user: MailUser) -> int:
-    import imaplib
-
-    client = imaplib.IMAP4("127.0.0.1", dovecot.imap_port, timeout=20)
-    try:
-        client.login(user.name, user.password)
-        typ, dat = client.select("INBOX", readonly=True)
-        assert typ == "OK"
-        return int(dat[0] or b"0")
-    finally:
-        client.logout()
-
-
 @pytest.mark.timeout(90)
 def test_a_run_failed_on_a_drip_loses_nothing_and_the_next_run_stores_the_rest_once(
     dovecot: DovecotServer, dovecot_user: MailUser, ca_pem: Path, tmp_path: Path, fault_proxy: Any
 ) -> None:
-    from mailconduit._store import open_store
-
     messages = [message(n, 1_500 + 10 * (n % 50)) for n in range(600)]  # batches of 500 and 100
     dovecot.seed(dovecot_user, messages)
     proxy = fault_proxy(dovecot.imap_port)
@@ -290,14 +246,16 @@ def test_a_run_failed_on_a_drip_loses_nothing_and_the_next_run_stores_the_rest_o
         print(f"B3 replication: {caught.value}")
         assert isinstance(caught.value, TransportTimeout) and caught.value.temporary
         assert "deadline" in str(caught.value) and "'acct'" in str(caught.value)
-        first = stored(store)
+        first = stored_digests(store, "acct")
         assert sum(first.values()) == 500, "the batch committed before the drip is kept"
-        assert max(first.values()) == 1 and folder_count(dovecot, dovecot_user) == 100
+        assert max(first.values()) == 1 and dovecot.message_count(dovecot_user) == 100
 
         proxy.heal()
         result = replicate("acct", store=store, plugins=plugins, config=config)
         assert (result.stored, result.remaining) == (100, 0)
-        assert stored(store) == Counter(sha(m) for m in messages), "every message stored exactly once"
-        assert folder_count(dovecot, dovecot_user) == 0
+        assert stored_digests(store, "acct") == Counter(sha256(m).hexdigest() for m in messages), (
+            "every message stored exactly once"
+        )
+        assert dovecot.message_count(dovecot_user) == 0
     finally:
         store.close()

@@ -15,11 +15,9 @@ the deadline (1 s), so what fires is the deadline, told apart by its error:
 
 from __future__ import annotations
 
-import hashlib
-import imaplib
-import time
 from collections import Counter
 from datetime import timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +30,10 @@ from mailconduit import (
     TransportTimeout,
     load_config,
     load_plugins,
+    open_store,
     replicate,
 )
-from mailconduit.testing import DovecotServer, Fault, FaultProxy, MailUser
+from mailconduit.testing import DovecotServer, Fault, FaultProxy, MailUser, stored_digests
 from mailconduit_pop3 import Pop3Transport
 
 from .conftest import MakeAccount, port_for
@@ -51,42 +50,18 @@ def message(n: int, size: int) -> bytes:
     return head.encode() + line * max(1, size // len(line))
 
 
-def settled(proxy: FaultProxy, direction: str = "down") -> int:
-    """Bytes sent on the last connection, once the proxy's thread has counted what it forwarded.
-
-    The client may read a reply before the proxy thread adds the bytes it sent to its count.
-    """
-    conn = proxy.connections[-1]
-    while True:
-        count = conn.sent[direction]
-        time.sleep(0.02)
-        if conn.sent[direction] == count:
-            return count
-
-
-def maildrop_count(dovecot: DovecotServer, user: MailUser) -> int:
-    client = imaplib.IMAP4("127.0.0.1", dovecot.imap_port, timeout=20)
-    try:
-        client.login(user.name, user.password)
-        typ, dat = client.select("INBOX", readonly=True)
-        assert typ == "OK"
-        return int(dat[0] or b"0")
-    finally:
-        client.logout()
-
-
 def steps(mailbox: Any, phase: str, proxy: FaultProxy | None = None) -> dict[str, int]:
     """List and fetch everything (and delete it, for ``phase == "DELE 1"``); the offsets of the replies."""
     offsets = {"greeting": 0}
     if proxy is not None:
-        offsets["UIDL"] = settled(proxy)
+        offsets["UIDL"] = proxy.settled()
     refs = mailbox.list_new("INBOX", (), True, None)  # STAT, UIDL, LIST
     if proxy is not None:
-        offsets["RETR 2"] = settled(proxy)
+        offsets["RETR 2"] = proxy.settled()
     for _ in mailbox.fetch("INBOX", refs):
         pass
     if proxy is not None:
-        offsets["DELE 1"] = settled(proxy)
+        offsets["DELE 1"] = proxy.settled()
     if phase == "DELE 1":
         mailbox.delete("INBOX", refs)
     return offsets
@@ -131,7 +106,7 @@ def test_a_dripping_server_fails_the_command_at_its_deadline(
         mailbox = Pop3Transport().open(account, pop3_credentials)
         steps(mailbox, phase)
     conn = proxy.connections[-1]
-    sent_up = settled(proxy, "up")
+    sent_up = proxy.settled("up")
     if mailbox is not None:
         mailbox.close()
     error = caught.value
@@ -141,8 +116,8 @@ def test_a_dripping_server_fails_the_command_at_its_deadline(
     assert f"{phase} did not complete within its deadline of 1.0 s (1 s receive.command_deadline + " in text
     assert "no answer within" not in text
     assert conn.sent["down"] > start, "the drip was reached"
-    assert settled(proxy, "up") == sent_up, "after a deadline the connection is dropped, nothing more is sent"
-    assert maildrop_count(dovecot, dovecot_user) == len(messages), "no QUIT, so no DELE took effect"
+    assert proxy.settled("up") == sent_up, "after a deadline the connection is dropped, nothing more is sent"
+    assert dovecot.message_count(dovecot_user) == len(messages), "no QUIT, so no DELE took effect"
 
 
 @pytest.mark.timeout(60)
@@ -186,28 +161,10 @@ def test_a_slow_but_steady_large_message_earns_its_time(
 
 
 # ------------------------------------------------------------------------------- replication
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def stored(store: Any) -> Counter[str]:
-    """sha256 of every received message's stored bytes (recomputed), with multiplicity."""
-    from sqlalchemy import select
-
-    from mailconduit._store._models import MessageRow
-    from mailconduit._store._repo_messages import raw_bytes
-
-    with store.session(readonly=True) as session:
-        ids = session.scalars(select(MessageRow.id).where(MessageRow.account == "acct")).all()
-        return Counter(sha(raw_bytes(session, i) or b"") for i in ids)
-
-
 @pytest.mark.timeout(90)
 def test_a_run_failed_on_a_drip_loses_nothing_and_the_next_run_stores_the_rest_once(
     dovecot: DovecotServer, dovecot_user: MailUser, ca_pem: Path, tmp_path: Path, fault_proxy: Any
 ) -> None:
-    from mailconduit._store import open_store
-
     messages = [message(n, 1_500 + 10 * (n % 50)) for n in range(600)]  # batches of 500 and 100
     dovecot.seed(dovecot_user, messages)
     proxy = fault_proxy(dovecot.pop3_port)
@@ -234,14 +191,16 @@ def test_a_run_failed_on_a_drip_loses_nothing_and_the_next_run_stores_the_rest_o
         print(f"B3 replication: {caught.value}")
         assert isinstance(caught.value, TransportTimeout) and caught.value.temporary
         assert "RETR" in str(caught.value) and "deadline" in str(caught.value)
-        first = stored(store)
+        first = stored_digests(store, "acct")
         assert sum(first.values()) == 500, "the batch committed before the drip is kept"
-        assert max(first.values()) == 1 and maildrop_count(dovecot, dovecot_user) == 100
+        assert max(first.values()) == 1 and dovecot.message_count(dovecot_user) == 100
 
         proxy.heal()
         result = replicate("acct", store=store, plugins=plugins, config=config)
         assert (result.stored, result.remaining) == (100, 0)
-        assert stored(store) == Counter(sha(m) for m in messages), "every message stored exactly once"
-        assert maildrop_count(dovecot, dovecot_user) == 0
+        assert stored_digests(store, "acct") == Counter(sha256(m).hexdigest() for m in messages), (
+            "every message stored exactly once"
+        )
+        assert dovecot.message_count(dovecot_user) == 0
     finally:
         store.close()

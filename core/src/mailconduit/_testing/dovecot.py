@@ -384,6 +384,18 @@ class DovecotServer:
         target = self.maildir(user, folder)
         return sorted([*(target / "new").iterdir(), *(target / "cur").iterdir()])
 
+    def message_count(self, user: MailUser, folder: str = "INBOX") -> int:
+        """How many messages ``folder`` holds now, as an IMAP client sees them (a read-only SELECT)."""
+        client = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=20)
+        try:
+            client.login(user.name, user.password)
+            typ, dat = client.select(folder, readonly=True)
+            if typ != "OK":
+                raise AssertionError(f"SELECT {folder!r} as {user.name}: {typ} {dat!r}")
+            return int(dat[0] or b"0")
+        finally:
+            client.logout()
+
     def remove_user_mail(self, user: MailUser) -> None:
         """Delete ``user``'s whole mail tree (the user can still log in and starts empty)."""
         shutil.rmtree(self.dir / "mail" / user.name, ignore_errors=True)

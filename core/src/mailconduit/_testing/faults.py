@@ -312,6 +312,20 @@ class FaultProxy:
         wait_until(lambda: len(self.connections) >= count, f"{count} proxied connections", timeout=timeout)
         return list(self.connections)
 
+    def settled(self, direction: Direction = "down") -> int:
+        """Bytes forwarded in ``direction`` on the last connection, once the proxy has counted them all.
+
+        A client may read a reply before the proxy's thread adds what it forwarded to its count:
+        this waits until the count holds still for 20 ms. Use it to measure where a reply starts
+        (``Fault.drip(after=proxy.settled())``) or that nothing more was sent.
+        """
+        conn = self.connections[-1]
+        while True:
+            count = conn.sent[direction]
+            time.sleep(0.02)
+            if conn.sent[direction] == count:
+                return count
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=f"fault-proxy-{self.port}-{name}", daemon=True)
         self._threads.append(thread)
