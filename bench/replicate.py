@@ -21,6 +21,8 @@ a fresh process and its peak memory growth (VmHWM after minus VmHWM before the r
 the message's size (target: under 2x).
 
 Run: ``.venv/bin/python bench/replicate.py [--messages 10000] [--rounds 3] [--big-mb 50]``.
+``--baseline-src DIR`` adds the same ``replicate`` run from another checkout (``git worktree add
+--detach DIR COMMIT``) to every round, so a change is measured before/after in one run.
 Needs Dovecot (the test harness's), ``mbsync`` (``apt-get install isync``) and ``imap-tools``.
 """
 
@@ -384,6 +386,10 @@ def child_main(name: str, conf: dict[str, Any]) -> None:
     )
 
 
+BASELINE = "mailconduit@base"
+"""The mailconduit contender run from another checkout (``--baseline-src``): before/after in one run."""
+
+
 def run_child(name: str, conf: dict[str, Any]) -> dict[str, Any]:
     """Run one contender in a fresh process (and a fresh destination directory)."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
@@ -391,11 +397,18 @@ def run_child(name: str, conf: dict[str, Any]) -> dict[str, Any]:
         conf = {**conf, "dir": str(work)}
         if name == "mbsync":
             return run_mbsync(conf)
+        env = dict(os.environ)
+        if name == BASELINE:
+            root = Path(conf["baseline_src"])
+            paths = [root / "core" / "src", *sorted((root / "plugins").glob("*/src"))]
+            env["PYTHONPATH"] = os.pathsep.join(map(str, paths))
+            name = "mailconduit"
         out = subprocess.run(
             [sys.executable, __file__, "--child", name, "--conf", json.dumps(conf)],
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
     except subprocess.CalledProcessError as exc:
@@ -410,6 +423,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big-mb", type=int, default=50)
     parser.add_argument("--only", default="raw,mailconduit,imap-tools,mbsync")
+    parser.add_argument(
+        "--baseline-src",
+        help="also run mailconduit from this checkout (a git worktree of an older commit) as "
+        f"{BASELINE!r}, in the same rounds",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--conf", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -423,6 +441,8 @@ def main() -> None:
 
     ca = trustme.CA()
     names = args.only.split(",")
+    if args.baseline_src:
+        names.insert(names.index("mailconduit") + 1 if "mailconduit" in names else len(names), BASELINE)
     with DovecotServer(ca) as server:
         user = server.add_user()
         sizes: list[int] = []
@@ -448,6 +468,7 @@ def main() -> None:
             "user": user.name,
             "password": user.password,
             "ca_file": str(ca_file),
+            "baseline_src": args.baseline_src,
         }
         run_child("raw", conf)  # warm Dovecot's index and the page cache
         results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
@@ -457,9 +478,9 @@ def main() -> None:
                 assert got["count"] == len(sizes), (name, got["count"])
                 results[name].append(got)
                 print(
-                    f"round {round_} {name:12s} {got['count'] / got['seconds']:8.0f} msg/s "
+                    f"round {round_} {name:16s} {got['count'] / got['seconds']:8.0f} msg/s "
                     f"{got['bytes'] / got['seconds'] / 1e6:7.1f} MB/s  {got['seconds']:6.2f} s  "
-                    f"peak RSS {got['hwm_kib'] / 1024:6.0f} MB",
+                    f"peak RSS {got['hwm_kib'] / 1024:6.0f} MB  load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
             if "raw" in names:
@@ -475,7 +496,7 @@ def main() -> None:
             peak = max(r["hwm_kib"] for r in results[name]) / 1024
             ratio = f"{median[name] / median['raw']:5.2f}" if "raw" in names else "  -  "
             print(
-                f"  {name:12s} {len(sizes) / median[name]:8.0f} msg/s  time / raw {ratio}  "
+                f"  {name:16s} {len(sizes) / median[name]:8.0f} msg/s  time / raw {ratio}  "
                 f"peak RSS {peak:5.0f} MB"
             )
         if {"raw", "mailconduit"} <= set(names):
@@ -484,8 +505,11 @@ def main() -> None:
             print(
                 f"  target mailconduit >= 5x imap-tools: {median['imap-tools'] / median['mailconduit']:.2f}x"
             )
+        if {BASELINE, "mailconduit"} <= set(names):
+            print(f"  mailconduit / {BASELINE} speed: {median[BASELINE] / median['mailconduit']:.2f}x")
         if {"mbsync", "mailconduit"} <= set(names):
             print(f"  target mailconduit faster than mbsync: {median['mbsync'] / median['mailconduit']:.2f}x")
+        print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
         if args.big_mb:
             big = big_message(args.big_mb)
             big_user = server.add_user()
