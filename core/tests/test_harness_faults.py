@@ -85,8 +85,14 @@ def test_cut_downstream_at_exactly_n_bytes(
     else:
         with client:
             data, how = read_until_end(client)
-    assert (len(data), how) == (after, ending)
-    assert data == PAYLOAD[:after]
+    if rst:
+        # a reset discards what the client had not read yet (Linux drops its receive queue on RST),
+        # so under load it may see fewer bytes; the proxy's own count below is the exact promise
+        assert how == ending
+        assert PAYLOAD[:after].startswith(data)
+    else:
+        assert (len(data), how) == (after, ending)
+        assert data == PAYLOAD[:after]
     (conn,) = proxy.connections
     assert conn.triggered.is_set() and conn.sent["down"] == after
 
