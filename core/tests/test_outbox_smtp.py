@@ -422,3 +422,26 @@ def test_two_workers_on_postgresql_without_crashes_send_each_message_exactly_onc
         finish(worker)
     assert check_delivery(postgres_url, expected, smtp_server, bound=0) == 0
     assert len(smtp_server.sessions) <= 4
+
+
+def test_a_worker_sleeping_between_polls_wakes_when_this_process_queues_mail(
+    smtp_server: SmtpServer, store: Store
+) -> None:
+    """Replies a pipeline queues go out at once, not at the worker's next poll (an hour here)."""
+    import threading
+    import time
+
+    config = load_config({"accounts": {"support": account_config(smtp_server.plain_port)}}, PLUGINS)
+    worker = Outbox(store, config, PLUGINS, poll_interval=timedelta(hours=1))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the worker found nothing due and sleeps for its hour
+        Outbox(store, config, PLUGINS).queue("support", msg(7))
+        (received,) = smtp_server.wait_for_messages(1, timeout=20)
+        assert message_from_bytes(received.data)["Subject"] == "Message 7"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()

@@ -171,8 +171,12 @@ class Outbox:
         now = self._clock()
         transforms = self.plugins.hooks.message_transforms(acct, direction=Direction.OUTGOING)
         prepared = prepare(acct, message, now=now, transforms=transforms)
+        from mailconduit._outbox._wake import queued
+
         with self.store.session() as session:
-            return _repo.enqueue(session, acct.name, prepared, at=at, now=now)
+            message_id = _repo.enqueue(session, acct.name, prepared, at=at, now=now)
+        queued()
+        return message_id
 
     def send_now(self, account: str, message: Message) -> DeliveryReport:
         """Queue ``message`` and make its first attempt now, under the same retry rules as queued mail.

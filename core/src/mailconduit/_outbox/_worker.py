@@ -40,6 +40,7 @@ from mailconduit._outbox._ratelimit import RateLimiter
 from mailconduit._outbox._record import Done
 from mailconduit._outbox._recorder import Recorder
 from mailconduit._outbox._report import Outcome, StatsCollector
+from mailconduit._outbox._wake import sleep_until_queued
 from mailconduit._plugins import PluginSet
 from mailconduit._store._store import Store
 
@@ -119,11 +120,11 @@ class Worker:
         return self._write_lock if self._write_lock is not None else nullcontext()
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:
-        """Wait ``seconds`` (the injected sleep, else until ``stop`` is set or the time passes)."""
+        """Wait ``seconds`` (the injected sleep; else until ``stop``, mail queued here, or the time)."""
         if self._sleep is not None:
             self._sleep(seconds)
         else:
-            stop.wait(seconds)
+            sleep_until_queued(seconds, stop)
 
     # ------------------------------------------------------------------ one group
     def send_group(

@@ -16,6 +16,7 @@ from attrs import frozen
 from sqlalchemy import exists, select
 
 from mailconduit._mime import scan_headers
+from mailconduit._outbox._wake import queued
 from mailconduit._pipeline._build import Pipeline, pipeline_named, pipelines_of
 from mailconduit._plugins import PluginSet
 from mailconduit._replicate._apply import commit_results
@@ -142,6 +143,8 @@ def replay(
             already_known={row.id} if known else (),
         )
     outcome = outcomes[0]
+    if outcome.queued:
+        queued()
     return ReplayResult(
         message_id=row.id,
         pipeline=chosen.name,

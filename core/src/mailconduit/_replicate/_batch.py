@@ -29,6 +29,7 @@ from attrs import define, field
 from sqlalchemy import select
 
 from mailconduit._model import Account, AfterReplication, MoveTo, ReceiveSettings
+from mailconduit._outbox._wake import queued
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Mailbox, Transform
 from mailconduit._replicate._apply import advance_state, apply_pending, commit_results
@@ -238,6 +239,8 @@ def _store_batch(
     with ctx.store.session() as session:
         commit_results(session, account=name, folder=ctx.folder, outcomes=outcomes, after=ctx.after)
     checkpoint(Boundary.RESULTS_COMMITTED, number)
+    if any(o.queued for o in outcomes):
+        queued()  # replies and forwards are due now: wake this process's outbox worker
     accepted = [o.item.id for o in outcomes if o.accepted]
     batch = StoredBatch(
         messages=[o.message for o in outcomes],
