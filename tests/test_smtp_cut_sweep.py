@@ -249,6 +249,7 @@ def test_b1_cut_sweep_every_cut_point_converges_to_the_clean_result(
 
 
 @pytest.mark.long
+@pytest.mark.timeout(7200)
 def test_b1_full_sweep_over_a_5_mb_session(
     smtp_server: SmtpServer, fault_proxy: Any, ca_pem: Path, store: Store
 ) -> None:
