@@ -205,6 +205,7 @@ def test_a_thousand_messages_through_a_failing_step_a_down_webhook_and_replies(
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1800)
 def test_five_thousand_messages_through_the_same_pipeline(
     tmp_path: Path,
     dovecot: DovecotServer,

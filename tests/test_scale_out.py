@@ -456,6 +456,7 @@ def test_a12_four_runners_share_twenty_accounts_and_survive_a_sigkill(
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1800)
 def test_a12_full_four_runners_twenty_accounts(
     dovecot: DovecotServer, postgres_url: str, tmp_path: Path, procs: list[Proc]
 ) -> None:
@@ -594,6 +595,7 @@ def test_c4_eight_outbox_workers_send_each_message_once(
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1800)
 def test_c4_full_eight_outbox_workers_ten_thousand(
     smtp_server: SmtpServer, postgres_url: str, tmp_path: Path, procs: list[Proc]
 ) -> None:
