@@ -415,6 +415,16 @@ class SmtpServer:
         with self.recorder.lock:
             return list(self.recorder.sessions)
 
+    def forget(self) -> None:
+        """Drop the messages and session transcripts recorded so far (long sweeps keep memory flat).
+
+        A transcript keeps every line a client sent, DATA included: hundreds of multi-megabyte
+        sessions would otherwise grow the test process by gigabytes.
+        """
+        with self.recorder.lock:
+            self.recorder.messages.clear()
+            self.recorder.sessions.clear()
+
     def add_user(self, name: str | None = None, password: str | None = None) -> MailUser:
         """Add an AUTH PLAIN/LOGIN user; a unique name and random password unless given."""
         import secrets
