@@ -345,6 +345,10 @@ class SmtpServer:
         """Start the three listeners (each ~0.02 s)."""
         controller = _controller_class()
         aiosmtpd_log = logging.getLogger("mail.log")
+        # aiosmtpd traces every line of every session at DEBUG; pytest keeps each captured record of
+        # a test in memory, so a long sweep of multi-megabyte sessions would grow by gigabytes
+        if aiosmtpd_log.level in (logging.NOTSET, logging.DEBUG):
+            aiosmtpd_log.setLevel(logging.INFO)
         if _quiet_login_data not in aiosmtpd_log.filters:
             aiosmtpd_log.addFilter(_quiet_login_data)
         context = self.cert.server_context()
