@@ -81,6 +81,10 @@ class LiveFaultProxy(FaultProxy):
         """Connections not closed yet (faulted ones included)."""
         return [p.conn for p in self.pipes.values() if not p.conn.closed.is_set()]
 
+    def live_connections(self) -> list[int]:
+        """Indexes of the open connections no fault has reached (what :meth:`strike` would hit)."""
+        return [i for i, p in list(self.pipes.items()) if not p.conn.closed.is_set() and p.fault is None]
+
     def strike(self, kind: str) -> list[int]:
         """Apply a fault to every open, unfaulted connection now; return their indexes.
 

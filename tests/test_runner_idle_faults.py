@@ -94,6 +94,7 @@ def _run_b5(
             + [(t, "fault", i) for i, t in enumerate(fault_times)]
         )
         heal_at: float | None = None
+        lag = 0.0  # how late the latest fault struck against its schedule
         for at, what, n in events:
             while True:
                 now = time.time()
@@ -110,8 +111,16 @@ def _run_b5(
                 sent[subject] = raw
                 appender.append(subject, raw)
                 continue
+            if heal_at is not None:  # a late scheduler (a stalled machine) never overlaps outages
+                time.sleep(max(0.0, heal_at - time.time()))
+                proxy.heal()
+                outages[-1]["healed"] = time.time()
+                heal_at = None
+            # strike the IDLE session, not the gap while it reconnects from the previous fault
+            wait_until(proxy.live_connections, "a live IDLE connection to strike", timeout=REFRESH * 3 + 30)
             kind = fault_kinds[n]
             struck = time.time()
+            lag = max(lag, struck - (start + at))
             if kind == "outage":
                 proxy.set_fault(Fault.blackhole(0))
                 heal_at = struck + rng.uniform(*OUTAGE)
@@ -172,6 +181,7 @@ def _run_b5(
         f"over {len(after_reconnect)}; reconnect after fault/heal: "
         + ", ".join(f"{o['kind']} {o['reconnected'] - o['healed']:.1f} s" for o in outages)
         + f"; longest client silence on a healthy connection {silence:.1f} s"
+        + f"; faults struck up to {lag:.1f} s behind schedule"
     )
     assert not late, f"{len(late)} deliveries stored later than one refresh: {late[:5]}"
     assert silence <= REFRESH, f"the IDLE session went {silence:.1f} s without re-issuing IDLE"
