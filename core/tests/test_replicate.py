@@ -7,6 +7,7 @@ UIDVALIDITY change (A7), hooks and their order, adopt, and POP3-style UIDL keys.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 from collections.abc import Iterator, Sequence
@@ -540,3 +541,22 @@ def test_known_keys_are_recorded_only_for_accepted_messages(server: MemoryServer
     with store.session(readonly=True) as session:
         keys = sorted(k.split(":")[1] for k in session.scalars(select(KnownKey.key)))
     assert keys == ["1", "2"]
+
+
+def test_the_cyclic_collector_is_paused_while_a_batch_is_replicated(
+    server: MemoryServer, store: Store
+) -> None:
+    """A batch runs with the collector off (its passes cost a tenth of a long run) and it is on after."""
+
+    for n in range(3):
+        server.deliver(USER, mail(n))
+    seen: list[bool] = []
+
+    def watch(message: StoredMessage, context: Any) -> ActionResult:
+        seen.append(gc.isenabled())
+        return ActionResult(accepted=True)
+
+    assert gc.isenabled()
+    replicate(make_account(server.name), store=store, plugins=PLUGINS, steps=["store", watch])
+    assert seen == [False, False, False]
+    assert gc.isenabled()

@@ -34,6 +34,7 @@ from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Mailbox, Transform
 from mailconduit._replicate._apply import advance_state, apply_pending, commit_results
 from mailconduit._replicate._crash import Boundary, checkpoint
+from mailconduit._replicate._gc_pause import paused
 from mailconduit._replicate._ingest import ingest
 from mailconduit._replicate._process import BatchContext, Step, process_batch
 from mailconduit._store import Store
@@ -191,8 +192,21 @@ def run_batch(
     """Replicate one batch of ``refs`` through every boundary; returns its counts.
 
     With ``upcoming`` (the next batch's refs), that batch is fetched in a thread meanwhile and the
-    next call with those refs takes it from ``ctx``.
+    next call with those refs takes it from ``ctx``. The cyclic garbage collector is paused for the
+    batch (``_gc_pause``).
     """
+    with paused():
+        return _run_batch(ctx, mailbox, refs, number, upcoming=upcoming)
+
+
+def _run_batch(
+    ctx: RunContext,
+    mailbox: Mailbox,
+    refs: Sequence[MessageRef],
+    number: int,
+    *,
+    upcoming: Sequence[MessageRef] | None,
+) -> BatchCounts:
     mails, digests = _take(ctx, mailbox, refs, number)
     if upcoming and ctx.after == AfterReplication.NONE:
         ctx.ahead = Prefetch(mailbox, ctx.folder, upcoming, number + 1)

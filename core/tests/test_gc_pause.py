@@ -1,0 +1,60 @@
+"""The replication batch's pause of the cyclic garbage collector (``_replicate._gc_pause``)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from mailconduit._replicate._gc_pause import paused
+
+
+@pytest.fixture(autouse=True)
+def _collector_on() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_the_collector_is_off_during_a_batch_and_on_after_it_even_when_the_batch_raises() -> None:
+    with paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        raise RuntimeError("a batch that fails")
+    assert gc.isenabled()
+
+
+def test_concurrent_batches_turn_it_on_only_when_the_last_one_ends() -> None:
+    first_in, first_may_leave = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with paused():
+            first_in.set()
+            first_may_leave.wait(10)
+            seen.append(gc.isenabled())
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait(10)
+    with paused():  # a second pipeline's batch, ending before the first's
+        pass
+    assert not gc.isenabled(), "the second batch turned the collector on under the first"
+    first_may_leave.set()
+    thread.join(10)
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_collector_the_application_turned_off_stays_off() -> None:
+    gc.disable()
+    with paused():
+        pass
+    assert not gc.isenabled()
