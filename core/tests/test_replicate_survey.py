@@ -77,6 +77,18 @@ def test_single_part_text_has_no_attachments_and_no_defects() -> None:
     assert survey(raw).attachments == [] and survey(raw).defects == []
 
 
+def test_dash_lines_outside_any_open_boundary_are_body_text() -> None:
+    """A single part's body and a multipart's epilogue may hold ``--`` lines (signatures, even the
+    boundary again): they end no part, as in the full parse."""
+    single = b"From: a@example.test\r\nSubject: s\r\n\r\nhello\r\n-- \r\n--b1\r\n--b1--\r\nBob\r\n"
+    assert survey(single).attachments == [] and survey(single).defects == []
+    pdf = b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\n%PDF"
+    raw = _multipart([b"Content-Type: text/plain\r\n\r\nhi", pdf])
+    raw += b"--b1\r\nContent-Type: image/png; name=late.png\r\n\r\nxx\r\n--b1--\r\n"  # in the epilogue
+    assert _surveyed(raw) == _reference(raw)
+    assert [a[0] for a in _surveyed(raw)] == ["a.pdf"]
+
+
 def test_limits_are_the_prescans() -> None:
     """RELIABILITY.md A5: a poison message is stopped by the limits, with the pre-scan's defect."""
     poison = b"Subject: " + b" ".join([b"=?utf-8?q?caf=C3=A9?="] * 20_000) + b"\r\n\r\nbody\r\n"

@@ -72,11 +72,15 @@ def commit_results(
     now = utcnow()
     todo = [o for o in outcomes if not o.item.done]
     if todo:
-        ids = [o.item.id for o in todo]
-        query = select(MessageRow.id, MessageRow.annotations, MessageRow.attempts).where(
-            MessageRow.id.in_(ids)
-        )
-        current = {row.id: (row.annotations or {}, row.attempts or 0) for row in session.execute(query)}
+        # rows this batch created have no annotations, attempts or attachments yet: only others are read
+        seen = [o.item.id for o in todo if not o.item.created]
+        current: dict[int, tuple[dict[str, Any], int]] = {o.item.id: ({}, 0) for o in todo if o.item.created}
+        if seen:
+            query = select(MessageRow.id, MessageRow.annotations, MessageRow.attempts).where(
+                MessageRow.id.in_(seen)
+            )
+            rows = session.execute(query)
+            current.update((row.id, (row.annotations or {}, row.attempts or 0)) for row in rows)
         session.execute(
             update(MessageRow),
             [
@@ -91,7 +95,8 @@ def commit_results(
                 for o in todo
             ],
         )
-        session.execute(delete(Attachment).where(Attachment.message_id.in_(ids)))
+        if seen:
+            session.execute(delete(Attachment).where(Attachment.message_id.in_(seen)))
         attachments = [
             {
                 "message_id": o.item.id,

@@ -153,6 +153,8 @@ def _walk(raw: bytes, limits: ParseLimits) -> _Walk:
         if in_headers:
             pos, in_headers, leaf = _open_part(walk, stack, pos)
             continue
+        if not stack:  # no boundary is open: no line of the rest can end a part (a single part's body)
+            break
         line = _next_dashes(raw, pos)
         if line < 0:
             break
