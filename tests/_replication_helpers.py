@@ -35,6 +35,7 @@ from mailconduit import Account, load_config, load_plugins
 from mailconduit._replicate import replicate
 from mailconduit._store import Store, open_store
 from mailconduit._store._models import EmailLog, LogLevel, MessageRaw, MessageRow
+from mailconduit._store._repo_messages import raw_bytes_of
 
 if TYPE_CHECKING:
     from mailconduit.testing import DovecotServer, MailUser
@@ -196,7 +197,11 @@ def stored_rows(store: Store) -> list[Row]:
 def stored_raw_hashes(store: Store) -> Counter[str]:
     """sha256 of every stored raw body, recomputed from the bytes (not the row's column)."""
     with store.session(readonly=True) as session:
-        return Counter(sha(bytes(raw)) for raw in session.scalars(select(MessageRaw.raw)))
+        ids = list(session.scalars(select(MessageRaw.message_id)))
+        found: Counter[str] = Counter()
+        for start in range(0, len(ids), 500):  # a 10,000-message store is not read into memory at once
+            found.update(sha(raw) for raw in raw_bytes_of(session, ids[start : start + 500]).values())
+        return found
 
 
 def warnings(store: Store) -> list[str]:

@@ -46,7 +46,8 @@ from mailconduit._outbox import Outbox
 from mailconduit._replicate._lock import lock_key
 from mailconduit._runner._jobs import ownership_key
 from mailconduit._store import open_store
-from mailconduit._store._models import Direction, EmailLog, MessageRaw, MessageRow, RunnerStatus
+from mailconduit._store._models import Direction, EmailLog, MessageRow, RunnerStatus
+from mailconduit._store._repo_messages import raw_bytes_of
 from mailconduit.testing import DovecotServer, MailUser, SmtpServer, wait_until
 
 pytestmark = pytest.mark.servers
@@ -273,16 +274,15 @@ def stored_incoming(db_url: str) -> list[tuple[str, str | None, int | None, int 
         with store.session(readonly=True) as session:
             rows = session.execute(
                 select(
+                    MessageRow.id,
                     MessageRow.account,
                     MessageRow.folder,
                     MessageRow.uidvalidity,
                     MessageRow.uid,
-                    MessageRaw.raw,
-                )
-                .join(MessageRaw, MessageRaw.message_id == MessageRow.id)
-                .where(MessageRow.direction == Direction.INCOMING)
+                ).where(MessageRow.direction == Direction.INCOMING)
             ).all()
-        return [(a, f, v, u, sha(bytes(raw))) for a, f, v, u, raw in rows]
+            raws = raw_bytes_of(session, [r.id for r in rows])
+        return [(a, f, v, u, sha(bytes(raws[i]))) for i, a, f, v, u in rows]
     finally:
         store.close()
 

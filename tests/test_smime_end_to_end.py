@@ -36,7 +36,8 @@ import mailconduit
 from mailconduit import Address, Message, MessageStatus
 from mailconduit._replicate import replicate
 from mailconduit._store import Store, open_store
-from mailconduit._store._models import MessageRaw, MessageRow
+from mailconduit._store._models import MessageRow
+from mailconduit._store._repo_messages import raw_bytes
 from mailconduit.testing import DovecotServer, MailUser, SlapdServer, SmtpServer, canary, missing_server
 
 smime = pytest.importorskip("mailconduit_smime")
@@ -380,7 +381,8 @@ def test_signed_and_encrypted_by_openssl_is_replicated_with_its_verified_signer(
 
     with store.session(readonly=True) as session:
         (row,) = session.scalars(select(MessageRow))
-        raw = bytes(session.scalars(select(MessageRaw.raw).where(MessageRaw.message_id == row.id)).one())
+        raw = raw_bytes(session, row.id)
+        assert raw is not None
         notes = dict(row.annotations or {})
     assert notes.get("smime.encrypted") == "yes", notes
     assert notes.get("smime.decrypted") == "yes", notes

@@ -45,6 +45,7 @@ from mailconduit._store._models import (
     PendingChange,
     PendingState,
 )
+from mailconduit._store._repo_messages import raw_bytes_of
 from mailconduit.testing import MemoryReceiveSettings, MemoryServer
 
 USER = "alice@example.test"
@@ -98,7 +99,7 @@ def rows(store: Store) -> list[MessageRow]:
 
 def raws(store: Store) -> dict[int, bytes]:
     with store.session(readonly=True) as session:
-        return {r.message_id: r.raw for r in session.scalars(select(MessageRaw))}
+        return raw_bytes_of(session, list(session.scalars(select(MessageRaw.message_id))))
 
 
 def test_replicates_every_message_once_byte_exact(server: MemoryServer, store: Store) -> None:

@@ -35,10 +35,10 @@ from mailconduit._store._models import (
     EmailLog,
     FolderSync,
     KnownKey,
-    MessageRaw,
     MessageRow,
     PendingChange,
 )
+from mailconduit._store._repo_messages import raw_bytes_of
 from mailconduit.testing import MemoryReceiveSettings, MemoryServer
 
 USER = "alice@example.test"
@@ -164,7 +164,7 @@ def snapshot(store: Store, server: MemoryServer) -> dict[str, Any]:
                 )
                 for m in messages
             ],
-            "raw": sorted((uid_of[r.message_id], r.raw) for r in session.scalars(select(MessageRaw))),
+            "raw": sorted((uid_of[i], raw) for i, raw in raw_bytes_of(session, list(uid_of)).items()),
             "known": sorted(
                 (k.key, uid_of.get(k.message_id or -1)) for k in session.scalars(select(KnownKey))
             ),

@@ -1,4 +1,4 @@
-"""Commit 1 on SQLite: messages above the streaming threshold are stored byte-exact through blob I/O."""
+"""Commit 1 on SQLite: big messages are stored byte-exact through blob I/O or in a segment file."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailconduit import Account, PasswordAuth, Secret, load_plugins
 from mailconduit._replicate import _ingest, replicate
 from mailconduit._store import Store, open_store
 from mailconduit._store._models import MessageRaw
+from mailconduit._store._repo_messages import raw_bytes_of
 from mailconduit.testing import MemoryReceiveSettings, MemoryServer
 
 USER = "alice@example.test"
@@ -24,8 +25,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-def test_big_and_small_messages_are_stored_byte_exact(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("layout", ["blob rows", "segment file"])
+def test_big_and_small_messages_are_stored_byte_exact(
+    store: Store, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
     monkeypatch.setattr(_ingest, "STREAM_ABOVE", 5000)
+    if layout == "blob rows":  # the batch stays in rows (as a small batch does), big ones by blob I/O
+        monkeypatch.setattr(_ingest, "SEGMENT_MIN_BATCH", 1 << 40)
     big = b"Subject: big\r\n\r\n" + bytes(range(256)) * 10_000 + b"\r\n"  # over one 1 MiB piece
     small = b"Subject: small\r\n\r\nbody\r\n"
     edge = b"Subject: edge\r\n\r\n" + b"x" * (5000 - 17)
@@ -41,5 +47,9 @@ def test_big_and_small_messages_are_stored_byte_exact(store: Store, monkeypatch:
         result = replicate(account, store=store, plugins=load_plugins(autoload=False))
     assert result.stored == 4
     with store.session(readonly=True) as session:
-        stored = [r.raw for r in session.scalars(select(MessageRaw).order_by(MessageRaw.message_id))]
+        ids = list(session.scalars(select(MessageRaw.message_id).order_by(MessageRaw.message_id)))
+        found = raw_bytes_of(session, ids)
+        stored = [found[i] for i in ids]
+        in_segments = session.scalar(select(func.count()).where(MessageRaw.segment.is_not(None)))
     assert stored == [big, small, edge, big + b"again"]
+    assert in_segments == (4 if layout == "segment file" else 0)

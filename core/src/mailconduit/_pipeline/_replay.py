@@ -25,7 +25,8 @@ from mailconduit._replicate._plan import format_key, parse_key
 from mailconduit._replicate._process import BatchContext, process_batch
 from mailconduit._replicate._run import resolve_steps
 from mailconduit._store import Store
-from mailconduit._store._models import Direction, KnownKey, MessageRaw, MessageRow
+from mailconduit._store._models import Direction, KnownKey, MessageRow
+from mailconduit._store._repo_messages import raw_bytes
 from mailconduit._types import Direction as TransformDirection
 from mailconduit._types import MessageRef
 
@@ -85,7 +86,7 @@ def _load(store: Store, message_id: int) -> tuple[MessageRow, bytes, bool]:
         if row is None or row.direction != Direction.INCOMING:
             what = "an outgoing message" if row is not None else "not in the store"
             raise LookupError(f"message {message_id} is {what}; replay runs on received messages")
-        raw = session.scalar(select(MessageRaw.raw).where(MessageRaw.message_id == message_id))
+        raw = raw_bytes(session, message_id)
         known = bool(session.scalar(select(exists().where(KnownKey.message_id == message_id))))
         session.expunge(row)
     if raw is None:

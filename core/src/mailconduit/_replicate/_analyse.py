@@ -15,7 +15,8 @@ from attrs import frozen
 from sqlalchemy import select
 
 from mailconduit._store import Store
-from mailconduit._store._models import MessageRaw, MessageRow
+from mailconduit._store._models import MessageRow
+from mailconduit._store._repo_messages import raw_bytes_of
 from mailconduit._types import Direction
 
 __all__ = ["PARSED_KEY", "AnalyseResult", "analyse"]
@@ -70,12 +71,7 @@ def analyse(
     for start in range(0, len(todo), _BATCH):
         batch = todo[start : start + _BATCH]
         with store.session() as session:
-            raws: dict[int, bytes] = {
-                row[0]: row[1]
-                for row in session.execute(
-                    select(MessageRaw.message_id, MessageRaw.raw).where(MessageRaw.message_id.in_(batch))
-                )
-            }
+            raws = raw_bytes_of(session, batch)
             for row in session.scalars(select(MessageRow).where(MessageRow.id.in_(batch))):
                 raw = raws.get(row.id)
                 if raw is None:

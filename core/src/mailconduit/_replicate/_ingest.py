@@ -2,10 +2,11 @@
 
 Raw-first (PERFORMANCE.md): the header scan is a bytes regex over the header block, the rows are
 inserted in bulk (one lookup of the batch's keys, one multi-row insert for the rows, one for the
-bytes), never a query per message. A key the store already holds is recognised, not stored twice.
-After a UIDVALIDITY change the batch is first matched against the rows stored under the old
-UIDVALIDITY, by content hash, then by Message-ID: a match is re-keyed to its new UID instead of
-stored again (RELIABILITY.md A7).
+bytes), never a query per message. On a SQLite file, a large batch's bytes are appended to a
+segment file (``_store._segments``: SQLite's WAL would write them twice) and the rows point there.
+A key the store already holds is recognised, not stored twice. After a UIDVALIDITY change the batch
+is first matched against the rows stored under the old UIDVALIDITY, by content hash, then by
+Message-ID: a match is re-keyed to its new UID instead of stored again (RELIABILITY.md A7).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from mailconduit._message import MessageStatus
 from mailconduit._mime import HeaderScan, scan_headers
 from mailconduit._replicate._plan import Key, parse_key
 from mailconduit._store._columns import utcnow
+from mailconduit._store._engine import sqlite_path
 from mailconduit._store._models import Direction, KnownKey, MessageRaw, MessageRow
 from mailconduit._store._repo_messages import HeaderScan as StoreScan
 from mailconduit._store._repo_messages import store_received
+from mailconduit._store._segments import SEGMENT_MIN_BATCH, writer_for
 from mailconduit._types import MessageRef, RawMail
 
 __all__ = ["Ingested", "ingest"]
@@ -199,10 +202,13 @@ class _SqliteInsert:
     def __init__(self, dialect: Dialect) -> None:
         row = insert(_T).compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
         raw = insert(_RAW).compile(dialect=dialect, column_keys=["message_id", "raw"])
+        segment = insert(_RAW).compile(dialect=dialect, column_keys=list(_SEGMENT_COLUMNS))
         assert isinstance(row, SQLCompiler) and isinstance(raw, SQLCompiler)
+        assert isinstance(segment, SQLCompiler)
         assert sorted(row.positiontup or ()) == sorted(_ROW_COLUMNS), row.positiontup
         assert tuple(raw.positiontup or ()) == ("message_id", "raw"), raw.positiontup
-        self.row, self.raw = row.string, raw.string
+        assert tuple(segment.positiontup or ()) == _SEGMENT_COLUMNS, segment.positiontup
+        self.row, self.raw, self.segment = row.string, raw.string, segment.string
         self.order = [_ROW_COLUMNS.index(name) for name in row.positiontup or ()]
         self.convert = {name: _processor(_T.c[name], dialect) for name in _ROW_COLUMNS}
         per_row = set(_ROW_COLUMNS) - set(_SHARED)
@@ -239,6 +245,7 @@ class _SqliteInsert:
         return out
 
 
+_SEGMENT_COLUMNS = ("message_id", "raw", "segment", "segment_offset", "segment_length")
 _SHARED = ("direction", "account", "status", "folder", "annotations", "attempts", "created_at", "updated_at")
 
 
@@ -265,6 +272,11 @@ def _insert_sqlite(session: Session, account: str, folder: str, fresh: list[Inge
         for values in sql.rows(account, folder, fresh):
             cursor.execute(sql.row, values)
             ids.append(int(cursor.lastrowid))
+        database = sqlite_path(session.get_bind().engine.url)
+        if database is not None and sum(len(i.raw) for i in fresh) >= SEGMENT_MIN_BATCH:
+            places = writer_for(database).append([i.raw for i in fresh])  # durable before the commit
+            cursor.executemany(sql.segment, [(mid, b"", *at) for mid, at in zip(ids, places, strict=True)])
+            return ids
         small = [(mid, i.raw) for mid, i in zip(ids, fresh, strict=True) if len(i.raw) <= STREAM_ABOVE]
         if small:
             cursor.executemany(sql.raw, small)

@@ -148,7 +148,12 @@ class MessageRow(Base):
 
 
 class MessageRaw(Base):
-    """The original bytes of a message, exactly; apart from ``messages`` so listings skip them."""
+    """The original bytes of a message, exactly; apart from ``messages`` so listings skip them.
+
+    Read them with ``_repo_messages.raw_bytes``: on SQLite the bytes of a large replicated batch
+    are in a segment file and the row says where (``segment``, ``segment_offset``,
+    ``segment_length``).
+    """
 
     __tablename__ = "message_raw"
 
@@ -156,6 +161,10 @@ class MessageRaw(Base):
         BigIntId, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # SQLite, large batches: the bytes are in a segment file (``_segments``) and ``raw`` is empty
+    segment: Mapped[str | None] = mapped_column(String(64))
+    segment_offset: Mapped[int | None] = mapped_column(BigInteger)
+    segment_length: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Attachment(Base):

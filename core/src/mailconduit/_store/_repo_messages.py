@@ -2,7 +2,9 @@
 
 The key is ``(account, folder, uidvalidity, uid)`` for IMAP and ``(account, uidl)`` for POP3
 (DESIGN.md, Semantics). Storing a message whose key is known returns the existing id and changes
-nothing, so a re-fetched message is never stored twice, even by two writers at once.
+nothing, so a re-fetched message is never stored twice, even by two writers at once. Read the bytes
+with ``raw_bytes``/``raw_bytes_of``, never ``MessageRaw.raw`` directly: on SQLite, large batches
+keep them in segment files (``_segments``).
 """
 
 from __future__ import annotations
@@ -10,16 +12,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from attrs import define
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailconduit._errors import StoreError
 from mailconduit._message import MessageStatus
+from mailconduit._store._engine import sqlite_path
 from mailconduit._store._models import Direction, MessageRaw, MessageRow
+from mailconduit._store._segments import read_segment, segment_dir
 
-__all__ = ["HeaderScan", "Stored", "find_received", "raw_bytes", "store_received"]
+__all__ = ["HeaderScan", "Stored", "find_received", "raw_bytes", "raw_bytes_of", "store_received"]
 
 
 @define(frozen=True, kw_only=True)
@@ -139,5 +145,43 @@ def store_received(
 
 
 def raw_bytes(session: Session, message_id: int) -> bytes | None:
-    """The stored raw bytes of a message, or None when there is no such message."""
-    return session.scalars(select(MessageRaw.raw).where(MessageRaw.message_id == message_id)).first()
+    """The stored raw bytes of a message, or None when there is no such message.
+
+    Raises:
+        StoreError: the bytes are in a segment file that is missing or damaged.
+    """
+    return raw_bytes_of(session, [message_id]).get(message_id)
+
+
+def raw_bytes_of(session: Session, message_ids: Sequence[int]) -> dict[int, bytes]:
+    """The stored raw bytes of the messages that exist among ``message_ids``, by id (one query).
+
+    Raises:
+        StoreError: bytes in a segment file that is missing or damaged.
+    """
+    if not message_ids:
+        return {}
+    query = select(
+        MessageRaw.message_id,
+        MessageRaw.raw,
+        MessageRaw.segment,
+        MessageRaw.segment_offset,
+        MessageRaw.segment_length,
+    ).where(MessageRaw.message_id.in_(message_ids))
+    out: dict[int, bytes] = {}
+    directory: Path | None = None
+    for row in session.execute(query):
+        if row.segment is None:
+            out[row.message_id] = row.raw
+            continue
+        if directory is None:
+            database = sqlite_path(session.get_bind().engine.url)
+            if database is None:
+                raise StoreError(
+                    f"message {row.message_id} is in a segment file, but the store is not a SQLite file"
+                )
+            directory = segment_dir(database)
+        out[row.message_id] = read_segment(
+            directory, row.segment, row.segment_offset or 0, row.segment_length or 0
+        )
+    return out

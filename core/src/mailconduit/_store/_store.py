@@ -30,6 +30,7 @@ from mailconduit._store._migrate import (
     unknown_revision_error,
 )
 from mailconduit._store._models import Base
+from mailconduit._store._segments import close_writer
 
 __all__ = ["Store", "open_store", "upgrade"]
 
@@ -80,8 +81,11 @@ class Store:
         check_durability(self.engine)
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and release this process's segment file."""
         self.engine.dispose()
+        database = sqlite_path(self.engine.url)
+        if database is not None:
+            close_writer(database)
 
 
 def open_store(url: str, *, create: bool = True) -> Store:
