@@ -90,6 +90,7 @@ def test_a_large_batch_goes_to_a_segment_file_and_a_small_one_stays_in_rows(stor
     files = list(segment_dir(db).iterdir())
     assert len(files) == 1, files
     assert oct(segment_dir(db).stat().st_mode & 0o777) == "0o700"
+    assert oct(files[0].stat().st_mode & 0o777) == "0o600"  # mail, like the database file
     assert files[0].stat().st_size == sum(map(len, large))
 
 
@@ -173,3 +174,20 @@ def test_a_downgrade_puts_the_bytes_back_into_the_rows(store: Store, db: Path) -
         columns = [r[1] for r in connection.execute("PRAGMA table_info(message_raw)")]
     assert [bytes(r[0]) for r in rows] == messages
     assert "segment" not in columns
+
+
+def test_a_segment_that_cannot_be_written_stops_the_batch_with_the_path_and_stores_nothing_of_it(
+    store: Store, db: Path
+) -> None:
+    segment_dir(db).write_text("a file where the segment directory should be\n")
+    messages = [mail(n, 60_000) for n in range(30)]
+    with MemoryServer("seg-unwritable", users={USER: "pw"}) as server:
+        for data in messages:
+            server.deliver(USER, data)
+        with pytest.raises(StoreError, match=rf"cannot write the segment file in {segment_dir(db)}"):
+            replicate(account(server), store=store, plugins=PLUGINS)
+        assert stored(store) == ([], 0)  # commit 1 rolled back: no row without its bytes
+        segment_dir(db).unlink()
+        result = replicate(account(server), store=store, plugins=PLUGINS)
+    assert result.stored == 30
+    assert stored(store) == (messages, 30)

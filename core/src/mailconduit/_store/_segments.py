@@ -88,8 +88,10 @@ class SegmentWriter:
             self.directory.mkdir(mode=0o700, exist_ok=True)
             _fsync_dir(self.directory.parent)
 
-    def _claim(self, path: Path, mode: str) -> IO[bytes] | None:
-        file = open(path, mode)  # noqa: SIM115 - kept open, with its lock, until closed or full
+    def _claim(self, path: Path, *, create: bool) -> IO[bytes] | None:
+        # mail is private: a new segment is readable by its owner only, like the database file
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+        file = os.fdopen(os.open(path, flags, 0o600), "ab")
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # another writer (process) appends to it
@@ -104,13 +106,13 @@ class SegmentWriter:
         self._ensure_directory()
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             if path.stat().st_size < SEGMENT_MAX_BYTES:
-                claimed = self._claim(path, "ab")
+                claimed = self._claim(path, create=False)
                 if claimed is not None:
                     claimed.seek(0, os.SEEK_END)
                     self._file, self._name = claimed, path.name
                     return claimed
         name = f"{uuid.uuid4().hex}{_SUFFIX}"
-        created = self._claim(self.directory / name, "xb")
+        created = self._claim(self.directory / name, create=True)
         assert created is not None  # a new file nobody else knows yet
         _fsync_dir(self.directory)
         self._file, self._name = created, name
