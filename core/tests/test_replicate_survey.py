@@ -101,3 +101,21 @@ def test_limits_are_the_prescans() -> None:
         found = survey(raw, limits)
         assert found.defects and found.defects == prescan(raw, limits).exceeded
         assert found.attachments == []
+
+
+def test_boundaries_that_share_a_prefix_or_close_an_unclosed_inner_part_split_as_in_the_full_parse() -> None:
+    """Lines are matched against every open boundary, innermost first, as the full parse does."""
+    pdf = b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\n%PDF-1"
+    png = (
+        b"Content-Type: image/png; name=b.png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(b"\x89PNG" * 500).replace(b"\n", b"\r\n")
+    )
+    inner = (
+        b'Content-Type: multipart/mixed; boundary="abc"\r\n\r\n'
+        b"--abc\r\n" + pdf + b"\r\n--abcd\r\n"  # not a boundary: part of the pdf's body
+        b"--ab-x\r\n--abc \r\n" + png + b"\r\n"  # "--abc " (trailing space) is a boundary line
+    )  # never closed: the outer boundary ends it
+    zip_part = b"Content-Type: application/zip; name=c.zip\r\n\r\nPK\x03\x04"
+    raw = _multipart([inner, zip_part], boundary="ab")
+    assert _surveyed(raw) == _reference(raw)
+    assert [a[0] for a in _surveyed(raw)] == ["a.pdf", "b.png", "c.zip"]

@@ -100,12 +100,33 @@ class _Walk:
         return end, block
 
 
-def _next_dashes(raw: bytes, pos: int) -> int:
-    """Where the next line starting with ``--`` begins at or after ``pos`` (-1: none)."""
-    if raw.startswith(b"--", pos) and (pos == 0 or raw[pos - 1] == 0x0A):
+def _next_line_of(raw: bytes, pos: int, boundary: bytes) -> int:
+    """Where the next line starting with ``--boundary`` begins at or after ``pos`` (-1: none)."""
+    dashes = b"--" + boundary
+    if raw.startswith(dashes, pos) and (pos == 0 or raw[pos - 1] == 0x0A):
         return pos
-    found = raw.find(b"\n--", pos)
+    found = raw.find(b"\n" + dashes, pos)
     return found + 1 if found >= 0 else -1
+
+
+def _next_candidate(raw: bytes, pos: int, stack: list[_Level], ahead: dict[bytes, int]) -> int:
+    """Where the next line that may close a part begins (-1: none).
+
+    That is a line starting with ``--`` and an open boundary. Other ``--`` lines end nothing, so
+    they are skipped; searching for the whole
+    boundary skips through base64 bodies several times faster than searching for ``--``. ``ahead``
+    remembers each boundary's next line, so an outer boundary is not searched for again and again.
+    """
+    best = -1
+    for level in stack:
+        if level.boundary is None:
+            continue
+        at = ahead.get(level.boundary)
+        if at is None or 0 <= at < pos:
+            at = ahead[level.boundary] = _next_line_of(raw, pos, level.boundary)
+        if at >= 0 and (best < 0 or at < best):
+            best = at
+    return best
 
 
 def _body_end(raw: bytes, line_start: int) -> int:
@@ -149,14 +170,13 @@ def _walk(raw: bytes, limits: ParseLimits) -> _Walk:
     leaf: tuple[bytes, int, bool] | None = None  # header, body start, in multipart/related
     pos = 0
     in_headers = True
+    ahead: dict[bytes, int] = {}
     while not walk.exceeded:
         if in_headers:
             pos, in_headers, leaf = _open_part(walk, stack, pos)
             continue
-        if not stack:  # no boundary is open: no line of the rest can end a part (a single part's body)
-            break
-        line = _next_dashes(raw, pos)
-        if line < 0:
+        line = _next_candidate(raw, pos, stack, ahead)
+        if line < 0:  # no open boundary (a single part's body) or none of them comes again
             break
         line_end = raw.find(b"\n", line)
         line_end = len(raw) if line_end < 0 else line_end + 1
