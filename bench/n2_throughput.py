@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -164,9 +163,19 @@ def config_yaml(db: Path, ca: Path, conf: dict[str, Any]) -> str:
 
 def check_store(db: Path, digests: set[str], count: int) -> None:
     """Every seeded message is stored once, byte for byte (SHA-256 of the stored raw bytes)."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT raw FROM message_raw").fetchall()
-    got = [hashlib.sha256(raw).hexdigest() for (raw,) in rows]
+    from sqlalchemy import select
+
+    from mailconduit._store import open_store
+    from mailconduit._store._models import MessageRaw
+    from mailconduit._store._repo_messages import raw_bytes_of
+
+    store = open_store(f"sqlite:///{db}", create=False)  # large batches keep their bytes in segment files
+    try:
+        with store.session(readonly=True) as session:
+            ids = list(session.scalars(select(MessageRaw.message_id)))
+            got = [hashlib.sha256(raw).hexdigest() for raw in raw_bytes_of(session, ids).values()]
+    finally:
+        store.close()
     if len(got) != count or set(got) != digests:
         raise SystemExit(f"store check failed: {len(got)} rows, {len(set(got) & digests)} of {count} match")
 

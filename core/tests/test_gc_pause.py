@@ -58,3 +58,25 @@ def test_a_collector_the_application_turned_off_stays_off() -> None:
     with paused():
         pass
     assert not gc.isenabled()
+
+
+def test_overlapping_batches_still_collect_now_and_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pipelines whose batches overlap without a break would otherwise never collect again."""
+    from mailconduit._replicate import _gc_pause
+
+    monkeypatch.setattr(_gc_pause, "COLLECT_EVERY", 0.0)
+    runs: list[str] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            runs.append(phase)
+
+    gc.callbacks.append(seen)
+    try:
+        with paused():  # a long batch of one pipeline ...
+            with paused():  # ... while another pipeline's batch begins and ends
+                pass
+            assert runs, "no collection while batches overlapped"
+            assert not gc.isenabled()
+    finally:
+        gc.callbacks.remove(seen)

@@ -28,7 +28,7 @@ from mailconduit import (
     load_plugins,
 )
 from mailconduit._builtins.memory import MemoryReceiveTransport
-from mailconduit._replicate import _plan, replicate
+from mailconduit._replicate import _ingest, _plan, replicate
 from mailconduit._replicate._crash import PER_MESSAGE, Boundary, crash_points
 from mailconduit._store import Store, open_store
 from mailconduit._store._models import (
@@ -118,9 +118,11 @@ VARIANTS: dict[str, tuple[str, AfterReplication | MoveTo]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["rows", "segments"])
+def small_batches(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     monkeypatch.setattr(_plan, "BATCH_SIZE", BATCH)
+    if request.param == "segments":  # every batch's bytes go to a segment file, as large ones do
+        monkeypatch.setattr(_ingest, "SEGMENT_MIN_BATCH", 0)
 
 
 def account(host: str, variant: str) -> Account:

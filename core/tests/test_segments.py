@@ -24,7 +24,7 @@ from mailconduit._store._engine import create_store_engine
 from mailconduit._store._migrate import alembic_config
 from mailconduit._store._models import MessageRaw, MessageRow
 from mailconduit._store._repo_messages import raw_bytes, raw_bytes_of
-from mailconduit._store._segments import SEGMENT_MIN_BATCH, SegmentWriter, segment_dir, writer_for
+from mailconduit._store._segments import SEGMENT_MIN_BATCH, Place, SegmentWriter, segment_dir, writer_for
 from mailconduit.testing import MemoryReceiveSettings, MemoryServer
 
 USER = "alice@example.test"
@@ -94,16 +94,51 @@ def test_a_large_batch_goes_to_a_segment_file_and_a_small_one_stays_in_rows(stor
     assert files[0].stat().st_size == sum(map(len, large))
 
 
-def test_a_segment_written_but_never_committed_is_harmless(store: Store, db: Path) -> None:
-    """A crash after the segment's fsync and before commit 1 leaves unreferenced bytes only."""
-    writer = writer_for(db)
-    writer.append([b"orphan bytes of a batch whose commit never happened" * 1000])
+def test_a_segment_written_but_never_committed_is_harmless(
+    store: Store, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure after the segment's fsync and before commit 1 leaves unreferenced bytes only."""
     messages = [mail(n, 60_000) for n in range(30)]
-    run(store, messages, "seg-orphan")
+    real_append = SegmentWriter.append
+
+    def append_then_fail(self: SegmentWriter, raws: list[bytes]) -> list[Place]:
+        real_append(self, raws)  # durable on disk ...
+        raise KeyboardInterrupt  # ... and the process is stopped before the commit
+
+    with MemoryServer("seg-orphan", users={USER: "pw"}) as server:
+        for data in messages:
+            server.deliver(USER, data)
+        monkeypatch.setattr(SegmentWriter, "append", append_then_fail)
+        with pytest.raises(KeyboardInterrupt):
+            replicate(account(server), store=store, plugins=PLUGINS)
+        monkeypatch.undo()
+        assert stored(store) == ([], 0)
+        assert replicate(account(server), store=store, plugins=PLUGINS).stored == 30
     assert stored(store) == (messages, 30)
     with store.session(readonly=True) as session:
         offsets = list(session.scalars(select(MessageRaw.segment_offset).order_by(MessageRaw.message_id)))
-    assert offsets[0] > 0  # the rows point past the orphan
+    assert offsets[0] == sum(map(len, messages))  # the rows point past the orphaned copy
+
+
+def test_a_database_reached_through_a_symbolic_link_keeps_one_segment_directory(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "mail.db"
+    real.parent.mkdir()
+    link = tmp_path / "mail.db"
+    open_store(f"sqlite:///{real}").close()  # the database exists; users reach it through the link
+    link.symlink_to(real)
+    messages = [mail(n, 60_000) for n in range(30)]
+    linked = open_store(f"sqlite:///{link}")
+    try:
+        run(linked, messages, "seg-link")
+        assert stored(linked) == (messages, 30)
+    finally:
+        linked.close()
+    assert segment_dir(link) == segment_dir(real) == real.parent / "mail.db.segments"
+    direct = open_store(f"sqlite:///{real}")
+    try:
+        assert stored(direct) == (messages, 30)
+    finally:
+        direct.close()
 
 
 def test_writers_never_share_a_file_and_a_closed_one_is_reused(tmp_path: Path) -> None:
@@ -147,7 +182,7 @@ def test_a_missing_or_truncated_segment_is_a_clear_error_naming_the_file(store: 
     try:
         with reopened.session(readonly=True) as session:
             assert raw_bytes(session, 1) == messages[0]  # the start is intact
-            with pytest.raises(StoreError, match=rf"segment file {segment}.*ends before"):
+            with pytest.raises(StoreError, match=rf"message 30: segment file {segment}.*ends before"):
                 raw_bytes(session, 30)
         segment.unlink()
         with (

@@ -178,10 +178,14 @@ def raw_bytes_of(session: Session, message_ids: Sequence[int]) -> dict[int, byte
             database = sqlite_path(session.get_bind().engine.url)
             if database is None:
                 raise StoreError(
-                    f"message {row.message_id} is in a segment file, but the store is not a SQLite file"
+                    f"message {row.message_id} points into a segment file, but this store is not a SQLite "
+                    "file: its rows were copied from a SQLite store without the bytes of its .segments "
+                    "directory"
                 )
             directory = segment_dir(database)
-        out[row.message_id] = read_segment(
-            directory, row.segment, row.segment_offset or 0, row.segment_length or 0
-        )
+        offset, length = row.segment_offset or 0, row.segment_length or 0
+        try:
+            out[row.message_id] = read_segment(directory, row.segment, offset, length)
+        except StoreError as exc:
+            raise StoreError(f"the raw bytes of message {row.message_id}: {exc}") from exc
     return out

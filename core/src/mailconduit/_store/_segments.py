@@ -17,7 +17,9 @@ threads) appends to a file it holds an exclusive ``flock`` on, reusing an unlock
 :data:`SEGMENT_MAX_BYTES` when there is one, so concurrent processes never write the same file and
 short-lived commands do not leave a file each.
 
-Back up the ``.segments`` directory together with the database file.
+Back up the database first (``sqlite3 mail.db ".backup copy.db"``), then the ``.segments`` directory:
+segments only grow, so the later copy holds every byte the earlier snapshot points at. Bytes no
+row points at (a rolled-back batch, a message deleted later) are not reclaimed yet.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from mailconduit._errors import StoreError
 __all__ = [
     "SEGMENT_MAX_BYTES",
     "SEGMENT_MIN_BATCH",
+    "Place",
     "SegmentWriter",
-    "Stored",
     "close_writer",
     "read_segment",
     "segment_dir",
@@ -50,13 +52,18 @@ SEGMENT_MAX_BYTES = 1024 * 1024 * 1024
 """A segment file is not appended to once it is this large; the next batch starts another."""
 _SUFFIX = ".seg"
 
-Stored = tuple[str, int, int]
+Place = tuple[str, int, int]
 """Where one message's bytes are: segment file name, offset, length."""
 
 
 def segment_dir(database: Path) -> Path:
-    """The segment directory of the SQLite database file ``database``."""
-    return database.with_name(database.name + ".segments")
+    """The segment directory of the SQLite database file ``database``: beside the file itself.
+
+    Symbolic links are followed, so a database reached through a link has the same segments
+    for every reader and writer (the directory is next to the real file).
+    """
+    real = database.resolve()
+    return real.with_name(real.name + ".segments")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -86,39 +93,52 @@ class SegmentWriter:
     def _ensure_directory(self) -> None:
         if not self.directory.is_dir():
             self.directory.mkdir(mode=0o700, exist_ok=True)
-            _fsync_dir(self.directory.parent)
+        # the directory's and the file's names must be durable before a row points into them, also
+        # when another writer made them and crashed before its own fsync
+        _fsync_dir(self.directory.parent)
 
     def _claim(self, path: Path, *, create: bool) -> IO[bytes] | None:
+        """Open ``path`` for appending and lock it; None when another writer holds it (or it is unusable)."""
         # mail is private: a new segment is readable by its owner only, like the database file
         flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
-        file = os.fdopen(os.open(path, flags, 0o600), "ab")
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError:
+            if create:
+                raise
+            return None  # a file this writer cannot open is left to whoever can
+        file = os.fdopen(fd, "ab")
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another writer (process) appends to it
+        except OSError as exc:
             file.close()
-            return None
+            if isinstance(exc, BlockingIOError) or not create:  # another writer appends to it
+                return None
+            raise
         return file
 
     def _open(self) -> IO[bytes]:
         if self._file is not None and self._file.tell() < SEGMENT_MAX_BYTES:
             return self._file
-        self.close_file()
+        self._close_file()
         self._ensure_directory()
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             if path.stat().st_size < SEGMENT_MAX_BYTES:
                 claimed = self._claim(path, create=False)
                 if claimed is not None:
                     claimed.seek(0, os.SEEK_END)
+                    _fsync_dir(self.directory)
                     self._file, self._name = claimed, path.name
                     return claimed
         name = f"{uuid.uuid4().hex}{_SUFFIX}"
         created = self._claim(self.directory / name, create=True)
-        assert created is not None  # a new file nobody else knows yet
+        if created is None:  # a new name nobody else knows: only a broken file system refuses the lock
+            raise OSError(f"cannot lock the new segment file {name}")
         _fsync_dir(self.directory)
         self._file, self._name = created, name
         return created
 
-    def append(self, raws: Sequence[bytes]) -> list[Stored]:
+    def append(self, raws: Sequence[bytes]) -> list[Place]:
         """Append ``raws`` and make them durable; return where each one is.
 
         Raises:
@@ -128,7 +148,7 @@ class SegmentWriter:
             try:
                 file = self._open()
                 offset = file.tell()
-                out: list[Stored] = []
+                out: list[Place] = []
                 for raw in raws:
                     file.write(raw)
                     out.append((self._name, offset, len(raw)))
@@ -136,14 +156,13 @@ class SegmentWriter:
                 file.flush()
                 os.fsync(file.fileno())
             except OSError as exc:
-                self.close_file()
-                raise StoreError(
-                    f"cannot write the segment file in {self.directory}: {exc.strerror or exc}"
-                ) from exc
+                where = self.directory / self._name if self._file is not None else self.directory
+                self._close_file()
+                raise StoreError(f"cannot write the segment file in {where}: {exc.strerror or exc}") from exc
             return out
 
-    def close_file(self) -> None:
-        """Close (and unlock) the file in use; the next batch opens one again."""
+    def _close_file(self) -> None:
+        """Close (and unlock) the file in use; the next batch opens one again (caller holds the lock)."""
         file, self._file = self._file, None
         if file is not None:
             with contextlib.suppress(OSError):
@@ -152,7 +171,7 @@ class SegmentWriter:
     def close(self) -> None:
         """Release the file (other writers may append to it then)."""
         with self._lock:
-            self.close_file()
+            self._close_file()
 
 
 def read_segment(directory: Path, name: str, offset: int, length: int) -> bytes:
@@ -188,17 +207,17 @@ _writers_lock = threading.Lock()
 
 def writer_for(database: Path) -> SegmentWriter:
     """This process's writer for the SQLite database file ``database`` (one, shared by its threads)."""
-    key = (os.getpid(), database.resolve())
+    key = (os.getpid(), segment_dir(database))
     with _writers_lock:
         writer = _writers.get(key)
         if writer is None:
-            writer = _writers[key] = SegmentWriter(segment_dir(key[1]))
+            writer = _writers[key] = SegmentWriter(key[1])
         return writer
 
 
 def close_writer(database: Path) -> None:
     """Release this process's segment file of ``database`` (when the store is closed)."""
     with _writers_lock:
-        writer = _writers.pop((os.getpid(), database.resolve()), None)
+        writer = _writers.pop((os.getpid(), segment_dir(database)), None)
     if writer is not None:
         writer.close()
