@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mailconduit import Credentials, TlsMode, TransportError, TransportTimeout
+from mailconduit import Credentials, TlsError, TlsMode, TransportError, TransportTimeout
 from mailconduit.testing import DovecotServer, Fault, MailUser
 from mailconduit_imap import ImapTransport
 
@@ -47,3 +47,18 @@ def test_fault_mid_fetch_is_a_clean_error(
         assert [raw.data for raw in mailbox.fetch("INBOX", refs)] == messages
     finally:
         mailbox.close()
+
+
+def test_a_connection_closed_during_the_tls_handshake_is_a_lost_connection_not_a_tls_failure(
+    dovecot: DovecotServer, user_credentials: Credentials, fault_proxy: Any, make_account: MakeAccount
+) -> None:
+    """A server that restarts (or a link cut) mid-handshake is worth retrying, as for SMTP."""
+    proxy = fault_proxy(dovecot.imaps_port)
+    proxy.set_fault(Fault.cut(20, rst=False))  # a FIN after the first bytes of the server's hello
+    account = make_account(proxy.port, TlsMode.TLS, timeout=5)
+    with pytest.raises(TransportError) as caught:
+        ImapTransport().open(account, user_credentials)
+    assert not isinstance(caught.value, TlsError), caught.value
+    assert caught.value.temporary is True and "connection lost during" in str(caught.value)
+    proxy.heal()
+    ImapTransport().open(account, user_credentials).close()

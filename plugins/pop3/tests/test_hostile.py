@@ -156,3 +156,21 @@ def test_blackhole_mid_retr_is_the_read_timeout(
         assert [raw.data for raw in healed.fetch(INBOX, refs)] == [big]
     finally:
         healed.close()
+
+
+def test_a_connection_closed_during_the_tls_handshake_is_a_lost_connection_not_a_tls_failure(
+    dovecot: DovecotServer, pop3_credentials: Credentials, fault_proxy: Any, make_account: MakeAccount
+) -> None:
+    """A server that restarts (or a link cut) mid-handshake is worth retrying, as for SMTP."""
+    from mailconduit import TlsError
+
+    credentials = pop3_credentials
+    proxy = fault_proxy(dovecot.pop3s_port)
+    proxy.set_fault(Fault.cut(20, rst=False))  # a FIN after the first bytes of the server's hello
+    account = make_account(proxy.port, TlsMode.TLS, timeout=5)
+    with pytest.raises(TransportError) as caught:
+        Pop3Transport().open(account, credentials)
+    assert not isinstance(caught.value, TlsError), caught.value
+    assert caught.value.temporary is True and "connection lost during" in str(caught.value)
+    proxy.heal()
+    Pop3Transport().open(account, credentials).close()

@@ -58,7 +58,8 @@ def translate(exc: BaseException, where: Where, stage: str) -> TransportError:
     for link in exception_chain(exc):
         if isinstance(link, TransportError):
             return link
-    error = connection_error(exc, where, stage)
+    # a peer that closes during the TLS handshake (a restart, a cut link) is lost, not a TLS failure
+    error = connection_error(exc, where, stage, tls_eof_is_lost=True)
     if error is not None:
         return error
     if isinstance(exc, imaplib.IMAP4.abort | OSError | EOFError):

@@ -58,7 +58,8 @@ def translate(exc: BaseException, where: Where, stage: str) -> TransportError:
         )
     if isinstance(exc, MalformedReply):
         return ProtocolError(f"{where}: malformed reply to {stage}: {exc}; the connection was dropped")
-    error = connection_error(exc, where, stage)
+    # a peer that closes during the TLS handshake (a restart, a cut link) is lost, not a TLS failure
+    error = connection_error(exc, where, stage, tls_eof_is_lost=True)
     if error is not None:
         return error
     if isinstance(exc, ConnectionClosed | OSError):
