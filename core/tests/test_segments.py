@@ -124,7 +124,6 @@ def test_a_database_reached_through_a_symbolic_link_keeps_one_segment_directory(
     real = tmp_path / "disk" / "mail.db"
     real.parent.mkdir()
     link = tmp_path / "mail.db"
-    open_store(f"sqlite:///{real}").close()  # the database exists; users reach it through the link
     link.symlink_to(real)
     messages = [mail(n, 60_000) for n in range(30)]
     linked = open_store(f"sqlite:///{link}")

@@ -63,6 +63,15 @@ def test_open_without_create_names_the_command(tmp_path: Path) -> None:
     assert not (tmp_path / "missing.db").exists()
 
 
+def test_a_link_to_a_store_not_made_yet_creates_it_where_the_link_points(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "mail.db"
+    real.parent.mkdir()
+    link = tmp_path / "mail.db"
+    link.symlink_to(real)
+    open_store(f"sqlite:///{link}").close()
+    assert real.is_file() and oct(real.stat().st_mode & 0o777) == "0o600"
+
+
 def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path / 'nope' / 'mail.db'}")

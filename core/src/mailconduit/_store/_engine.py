@@ -125,7 +125,11 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create a missing store file with mode 0600 (SQLite gives its -wal and -shm files the same)."""
+    """Create a missing store file with mode 0600 (SQLite gives its -wal and -shm files the same).
+
+    A path that is a symbolic link to a file not made yet creates that file (where the link points).
+    """
+    path = path.resolve()
     if path.exists():
         return
     if not path.parent.is_dir():
