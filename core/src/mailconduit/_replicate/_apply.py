@@ -16,12 +16,13 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from attrs import frozen
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mailconduit._model import AfterReplication, MoveTo
 from mailconduit._outbox._repo import enqueue
 from mailconduit._protocols import FlaggingMailbox, Mailbox
+from mailconduit._replicate._bulk import insert_rows, update_by_id
 from mailconduit._replicate._crash import Boundary, checkpoint
 from mailconduit._replicate._plan import format_key
 from mailconduit._replicate._process import Outcome
@@ -81,8 +82,9 @@ def commit_results(
             )
             rows = session.execute(query)
             current.update((row.id, (row.annotations or {}, row.attempts or 0)) for row in rows)
-        session.execute(
-            update(MessageRow),
+        update_by_id(
+            session,
+            _table(MessageRow),
             [
                 {
                     "id": o.item.id,
@@ -112,8 +114,7 @@ def commit_results(
             for o in todo
             for n, a in enumerate(o.attachments)
         ]
-        if attachments:
-            session.execute(insert(Attachment), attachments)
+        insert_rows(session, _table(Attachment), attachments)
     logs = [_log_row(account, o, level, text, now) for o in outcomes for level, text in o.logs]
     logs += [
         _log_row(
@@ -122,15 +123,15 @@ def commit_results(
         for o in outcomes
         if not o.accepted
     ]
-    if logs:
-        session.execute(insert(EmailLog), logs)
+    insert_rows(session, _table(EmailLog), logs)
     learnt = [(c, o.item.id) for o in todo for c in o.certificates]
     if learnt:
         record_certificates(session, account, learnt, now=now)
     accepted = [o for o in outcomes if o.accepted and o.item.id not in already_known]
     if accepted:
-        session.execute(
-            insert(KnownKey),
+        insert_rows(
+            session,
+            _table(KnownKey),
             [
                 {
                     "account": account,
@@ -144,11 +145,14 @@ def commit_results(
             ],
         )
     changes = [change for o in accepted for change in _changes(o, _pending_action(after), now)]
-    if changes:
-        session.execute(insert(PendingChange), changes)
+    insert_rows(session, _table(PendingChange), changes)
     for outcome in outcomes:
         for queued in outcome.queued:
             enqueue(session, queued.account, queued.prepared, at=queued.at, now=now)
+
+
+def _table(model: type[Any]) -> Table:
+    return model.__table__  # type: ignore[no-any-return]
 
 
 def _changes(
