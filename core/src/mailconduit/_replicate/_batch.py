@@ -2,7 +2,9 @@
 
 fetch -> commit the raw bytes and header scan -> transforms, parse, steps -> commit the results and
 the pending server changes -> ``after_batch_stored`` -> apply the changes -> mark them done ->
-advance the folder state. Each boundary is a named checkpoint (``_crash.Boundary``).
+advance the folder state. Each boundary is a named checkpoint (``_crash.Boundary``). A batch that
+leaves nothing to change on the server (``after_replication: none`` and no step asked for a flag
+or a move) advances the folder state in its results commit: one transaction (and sync) fewer.
 
 When replicated mail stays on the server (``after_replication: none``, the default), the next
 batch is fetched ahead (``BODY.PEEK``: reading changes nothing on the server) in a thread while
@@ -32,7 +34,7 @@ from mailconduit._model import Account, AfterReplication, MoveTo, ReceiveSetting
 from mailconduit._outbox._wake import queued
 from mailconduit._plugins import PluginSet
 from mailconduit._protocols import Mailbox, Transform
-from mailconduit._replicate._apply import advance_state, apply_pending, commit_results
+from mailconduit._replicate._apply import Applied, advance_state, apply_pending, commit_results
 from mailconduit._replicate._crash import Boundary, checkpoint
 from mailconduit._replicate._gc_pause import paused
 from mailconduit._replicate._ingest import ingest
@@ -250,12 +252,18 @@ def _store_batch(
         context=context,
         previous=_previous(ctx.store, [i.id for i in items if not i.created and not i.done]),
     )
+    accepted = [o.item.id for o in outcomes if o.accepted]
+    changes = bool(accepted) and (
+        ctx.after is not AfterReplication.NONE
+        or any(o.accepted and (o.add_flags or o.move_to is not None) for o in outcomes)
+    )
     with ctx.store.session() as session:
         commit_results(session, account=name, folder=ctx.folder, outcomes=outcomes, after=ctx.after)
+        if not changes:  # nothing to change on the server: the folder state goes with the results
+            advance_state(session, account=name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
     checkpoint(Boundary.RESULTS_COMMITTED, number)
     if any(o.queued for o in outcomes):
         queued()  # replies and forwards are due now: wake this process's outbox worker
-    accepted = [o.item.id for o in outcomes if o.accepted]
     batch = StoredBatch(
         messages=[o.message for o in outcomes],
         accepted=frozenset(accepted),
@@ -263,23 +271,25 @@ def _store_batch(
         new=frozenset(o.item.id for o in outcomes if o.item.created),
     )
     safe_hook("after_batch_stored", ctx.plugins.hooks.after_batch_stored, batch, ctx.run)
-    ahead = ctx.ahead
-    if ahead is not None:  # the server changes need the mailbox to themselves
-        ahead.join()
-        if ahead.failed:  # the connection is gone: the changes wait for the next run
-            ctx.ahead = None
-            ahead.result()
-    applied = apply_pending(
-        ctx.store.session,
-        mailbox,
-        account=name,
-        folder=ctx.folder,
-        uidvalidity=ctx.uidvalidity,
-        message_ids=accepted,
-        batch_number=number,
-    )
-    with ctx.store.session() as session:
-        advance_state(session, account=name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
+    applied = Applied()
+    if changes:
+        ahead = ctx.ahead
+        if ahead is not None:  # the server changes need the mailbox to themselves
+            ahead.join()
+            if ahead.failed:  # the connection is gone: the changes wait for the next run
+                ctx.ahead = None
+                ahead.result()
+        applied = apply_pending(
+            ctx.store.session,
+            mailbox,
+            account=name,
+            folder=ctx.folder,
+            uidvalidity=ctx.uidvalidity,
+            message_ids=accepted,
+            batch_number=number,
+        )
+        with ctx.store.session() as session:
+            advance_state(session, account=name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
     checkpoint(Boundary.STATE_ADVANCED, number)
     return BatchCounts(
         fetched=len(mails),
