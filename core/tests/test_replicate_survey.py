@@ -119,3 +119,21 @@ def test_boundaries_that_share_a_prefix_or_close_an_unclosed_inner_part_split_as
     raw = _multipart([inner, zip_part], boundary="ab")
     assert _surveyed(raw) == _reference(raw)
     assert [a[0] for a in _surveyed(raw)] == ["a.pdf", "b.png", "c.zip"]
+
+
+def test_base64_with_stray_characters_is_measured_as_the_full_parse_decodes_it() -> None:
+    """Line breaks, tabs and characters outside the alphabet are skipped, in one piece or several."""
+    small = base64.encodebytes(b"small attachment " * 40).replace(b"\n", b"\r\n")
+    small = small[:30] + b"\t!*" + small[30:]
+    big = base64.encodebytes(bytes(range(256)) * 6000).replace(b"\n", b" \r\n")  # over one piece
+    raw = _multipart(
+        [
+            b"Content-Type: text/plain\r\n\r\nhi",
+            b"Content-Type: application/octet-stream; name=s.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + small,
+            b"Content-Type: application/octet-stream; name=b.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + big,
+        ]
+    )
+    assert _surveyed(raw) == _reference(raw)
+    assert [a[4] for a in _surveyed(raw)] == [len(b"small attachment " * 40), 256 * 6000]
