@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailconduit._mime import scan_headers
+from mailconduit._mime._scan import parse_date
 
 
 def test_fields_are_picked_and_decoded() -> None:
@@ -62,3 +66,43 @@ def test_a_date_without_a_usable_zone_is_read_as_utc_with_a_defect(date: str) ->
     assert parsed is not None and parsed.utcoffset() is not None
     assert parsed.tzinfo is not None
     assert defects == ["Date header has no usable time zone; read as UTC"]
+
+
+@given(
+    when=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)),
+    minutes=st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59),
+    day_name=st.booleans(),
+)
+def test_the_usual_date_form_reads_as_the_stdlib_reads_it(
+    when: datetime, minutes: int, day_name: bool
+) -> None:
+    text = format_datetime(when.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes))))
+    text = text if day_name else text[5:]
+    defects: list[str] = []
+    got = parse_date(text, defects)
+    want = parsedate_to_datetime(text)
+    assert got == want and got is not None and got.utcoffset() == want.utcoffset() and not defects
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon, 1 Jan 2024 10:00:00 -0000",  # zone unknown: read as UTC, with a defect
+        "Tue, 31 Feb 2024 10:00:00 +0000",  # no such day
+        "Wed, 02 Oct 2002 08:00:00 EST",  # an obsolete zone name
+        "Mon, 1 Jan 2024 24:00:00 +0000",
+        "Mon,  1 Jan 2024 10:00:00 +0000",
+        "Mon, 1 Foo 2024 10:00:00 +0000",
+    ],
+)
+def test_other_date_forms_are_left_to_the_stdlib(text: str) -> None:
+    defects: list[str] = []
+    got = parse_date(text, defects)
+    try:
+        want: datetime | None = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        want = None
+    if want is not None and want.tzinfo is None:
+        want = want.replace(tzinfo=UTC)
+        assert defects == ["Date header has no usable time zone; read as UTC"]
+    assert got == want

@@ -7,7 +7,7 @@ parse runs later within a budget (PERFORMANCE.md, raw-first ingest; RELIABILITY.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from attrs import define, field
 
@@ -122,10 +122,41 @@ def scan_headers(raw: bytes) -> HeaderScan:
         return HeaderScan(defects=[*defects, f"header scan failed: {type(exc).__name__}"])
 
 
+_MONTHS = {
+    m: n
+    for n, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# RFC 5322's usual form, "Mon, 1 Jan 2024 10:00:00 +0100" (day name optional): read without the stdlib
+_USUAL_DATE = re.compile(
+    r"(?:[A-Za-z]{3}, )?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
+)
+
+
+def _usual_date(text: str) -> datetime | None:
+    match = _USUAL_DATE.fullmatch(text)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    number = _MONTHS.get(month.lower())
+    offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
+    if number is None or (not offset and sign == "-") or offset >= timedelta(hours=24):
+        return None  # "-0000" (zone unknown) and the odd cases: the stdlib decides
+    try:
+        zone = UTC if not offset else timezone(offset if sign == "+" else -offset)
+        return datetime(int(year), number, int(day), int(hour), int(minute), int(second), tzinfo=zone)
+    except ValueError:
+        return None
+
+
 def parse_date(text: str | None, defects: list[str]) -> datetime | None:
     """Parse an RFC 5322 date, or note a defect and return None."""
     if not text:
         return None
+    usual = _usual_date(text)
+    if usual is not None:
+        return usual
     from email.utils import parsedate_to_datetime
 
     try:
