@@ -154,7 +154,7 @@ class SegmentWriter:
                     out.append((self._name, offset, len(raw)))
                     offset += len(raw)
                 file.flush()
-                os.fsync(file.fileno())
+                os.fdatasync(file.fileno())  # the data and the new size, not the timestamps
             except OSError as exc:
                 where = self.directory / self._name if self._file is not None else self.directory
                 self._close_file()
