@@ -48,8 +48,6 @@ def test_plan_takes_the_first_in_strategy_order_and_counts_the_rest() -> None:
 
 def test_batches_by_count_and_bytes_keep_order() -> None:
     assert [len(b) for b in batches(refs(7), size=3)] == [3, 3, 1]
-    assert [len(b) for b in batches(refs(12), size=5, ramp=(1, 3))] == [1, 3, 5, 3]
-    assert [len(b) for b in batches(refs(4), size=2, ramp=(50, 150))] == [2, 2]  # never above size
     assert [len(b) for b in batches(refs(5, size=40), size=100, max_bytes=100)] == [2, 2, 1]
     big = [MessageRef("7:1", 10), MessageRef("7:2", 500), MessageRef("7:3", 10)]
     assert [[r.key for r in b] for b in batches(big, size=10, max_bytes=100)] == [["7:1"], ["7:2"], ["7:3"]]

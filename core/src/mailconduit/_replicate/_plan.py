@@ -17,7 +17,6 @@ from mailconduit._types import MessageRef
 __all__ = [
     "BATCH_BYTES",
     "BATCH_SIZE",
-    "RAMP",
     "Key",
     "Plan",
     "Validity",
@@ -32,11 +31,6 @@ __all__ = [
 
 BATCH_SIZE = 500
 """Messages per batch (one raw commit and one results commit each; PERFORMANCE.md)."""
-
-RAMP = (50, 150)
-"""The first batches of a run are at most this large: while the first (fetched before anything
-else can start) is stored, the next is fetched ahead, so a small first batch starts the overlap of
-wire and store sooner."""
 
 BATCH_BYTES = 64 * 1024 * 1024
 """A batch is closed early once its messages add up to this many bytes (a single larger one goes alone)."""
@@ -131,16 +125,11 @@ def oldest_first(strategy: FetchStrategy) -> bool:
 
 
 def batches(
-    refs: Sequence[MessageRef],
-    *,
-    size: int = BATCH_SIZE,
-    max_bytes: int = BATCH_BYTES,
-    ramp: Sequence[int] = (),
+    refs: Sequence[MessageRef], *, size: int = BATCH_SIZE, max_bytes: int = BATCH_BYTES
 ) -> list[list[MessageRef]]:
     """Cut ``refs`` into batches of at most ``size`` messages and about ``max_bytes`` (order kept).
 
     A ref of unknown size counts as 0 bytes; a message larger than ``max_bytes`` forms a batch alone.
-    The first batches hold at most ``ramp[0]``, ``ramp[1]`` ... messages (never more than ``size``).
     """
     if size < 1:
         raise ValueError(f"batch size must be at least 1, got {size}")
@@ -149,8 +138,7 @@ def batches(
     weight = 0
     for ref in refs:
         bytes_ = ref.size or 0
-        cap = min(size, ramp[len(out)]) if len(out) < len(ramp) else size
-        if current and (len(current) >= cap or weight + bytes_ > max_bytes):
+        if current and (len(current) >= size or weight + bytes_ > max_bytes):
             out.append(current)
             current, weight = [], 0
         current.append(ref)

@@ -203,7 +203,7 @@ def run_once(
         remaining = plan.remaining
         if dry_run:
             return RunResult(remaining=len(new), mode=ctx.run.mode, duration=_since(started))
-        parts = batches(plan.selected, size=_plan.BATCH_SIZE, ramp=_plan.RAMP)
+        parts = batches(plan.selected, size=_plan.BATCH_SIZE)
         total = len(plan.selected)
         for number, refs in enumerate(parts):
             if ctx.run.cancel.is_set():
