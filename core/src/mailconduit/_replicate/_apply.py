@@ -62,14 +62,15 @@ def commit_results(
     outcomes: Sequence[Outcome],
     after: AfterReplication | MoveTo,
     already_known: Collection[int] = (),
-) -> None:
+) -> bool:
     """Write the batch's results and, for accepted messages, known keys and pending changes (commit 2).
 
     Messages in ``already_known`` (a replay of a finished message) get their results, logs and
-    queued mail, but no second known key or server change.
+    queued mail, but no second known key or server change. Returns whether any server change was
+    recorded (then ``apply_pending`` has work to do).
     """
     if not outcomes:
-        return
+        return False
     now = utcnow()
     todo = [o for o in outcomes if not o.item.done]
     if todo:
@@ -149,6 +150,7 @@ def commit_results(
     for outcome in outcomes:
         for queued in outcome.queued:
             enqueue(session, queued.account, queued.prepared, at=queued.at, now=now)
+    return bool(changes)
 
 
 def _table(model: type[Any]) -> Table:

@@ -252,18 +252,14 @@ def _store_batch(
         context=context,
         previous=_previous(ctx.store, [i.id for i in items if not i.created and not i.done]),
     )
-    accepted = [o.item.id for o in outcomes if o.accepted]
-    changes = bool(accepted) and (
-        ctx.after is not AfterReplication.NONE
-        or any(o.accepted and (o.add_flags or o.move_to is not None) for o in outcomes)
-    )
     with ctx.store.session() as session:
-        commit_results(session, account=name, folder=ctx.folder, outcomes=outcomes, after=ctx.after)
+        changes = commit_results(session, account=name, folder=ctx.folder, outcomes=outcomes, after=ctx.after)
         if not changes:  # nothing to change on the server: the folder state goes with the results
             advance_state(session, account=name, folder=ctx.folder, uidvalidity=ctx.uidvalidity)
     checkpoint(Boundary.RESULTS_COMMITTED, number)
     if any(o.queued for o in outcomes):
         queued()  # replies and forwards are due now: wake this process's outbox worker
+    accepted = [o.item.id for o in outcomes if o.accepted]
     batch = StoredBatch(
         messages=[o.message for o in outcomes],
         accepted=frozenset(accepted),

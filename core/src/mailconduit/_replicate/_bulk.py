@@ -17,12 +17,13 @@ from sqlalchemy import Dialect, Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["insert_rows", "update_by_id"]
+__all__ = ["converter", "insert_rows", "same", "update_by_id"]
 
 Row = Mapping[str, Any]
 
 
-def _same(value: Any) -> Any:
+def same(value: Any) -> Any:
+    """The conversion of a column whose type needs none: the value itself."""
     return value
 
 
@@ -38,9 +39,10 @@ class _Compiled:
         return [tuple(convert(row[name]) for name, convert in converters) for row in rows]
 
 
-def _converter(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any]:
+def converter(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any]:
+    """How SQLAlchemy converts a value of ``table.column`` for ``dialect``'s driver (``same`` if not)."""
     process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
-    return process if process is not None else _same
+    return process if process is not None else same
 
 
 @lru_cache(maxsize=32)
@@ -49,7 +51,7 @@ def _insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Compil
     assert isinstance(compiled, SQLCompiler)
     order = list(compiled.positiontup or ())
     assert sorted(order) == sorted(columns), order
-    return _Compiled(compiled, [(name, _converter(table, name, dialect)) for name in order])
+    return _Compiled(compiled, [(name, converter(table, name, dialect)) for name in order])
 
 
 _KEY = "key_id"  # the id's bind name: "id" itself would clash with the column in the SET clause
@@ -64,7 +66,7 @@ def _update(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Compil
     assert isinstance(compiled, SQLCompiler)
     order = list(compiled.positiontup or ())
     assert sorted(order) == sorted([*columns, _KEY]), order
-    converters = [(name, _same if name == _KEY else _converter(table, name, dialect)) for name in order]
+    converters = [(name, same if name == _KEY else converter(table, name, dialect)) for name in order]
     return _Compiled(compiled, converters)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from mailconduit._message import MessageStatus
 from mailconduit._mime import HeaderScan, scan_headers
+from mailconduit._replicate._bulk import converter, insert_rows, same
 from mailconduit._replicate._plan import Key, parse_key
 from mailconduit._store._columns import utcnow
 from mailconduit._store._engine import sqlite_path
@@ -202,18 +203,15 @@ class _SqliteInsert:
     def __init__(self, dialect: Dialect) -> None:
         row = insert(_T).compile(dialect=dialect, column_keys=list(_ROW_COLUMNS))
         raw = insert(_RAW).compile(dialect=dialect, column_keys=["message_id", "raw"])
-        segment = insert(_RAW).compile(dialect=dialect, column_keys=list(_SEGMENT_COLUMNS))
         assert isinstance(row, SQLCompiler) and isinstance(raw, SQLCompiler)
-        assert isinstance(segment, SQLCompiler)
         assert sorted(row.positiontup or ()) == sorted(_ROW_COLUMNS), row.positiontup
         assert tuple(raw.positiontup or ()) == ("message_id", "raw"), raw.positiontup
-        assert tuple(segment.positiontup or ()) == _SEGMENT_COLUMNS, segment.positiontup
-        self.row, self.raw, self.segment = row.string, raw.string, segment.string
+        self.row, self.raw = row.string, raw.string
         self.order = [_ROW_COLUMNS.index(name) for name in row.positiontup or ()]
-        self.convert = {name: _processor(_T.c[name], dialect) for name in _ROW_COLUMNS}
+        self.convert = {name: converter(_T, name, dialect) for name in _ROW_COLUMNS}
         per_row = set(_ROW_COLUMNS) - set(_SHARED)
         unconverted = per_row - {"sent_at", "defects"}
-        assert all(self.convert[name] is _same for name in unconverted), "a column needs converting"
+        assert all(self.convert[name] is same for name in unconverted), "a column needs converting"
 
     def rows(self, account: str, folder: str, items: Sequence[Ingested]) -> list[tuple[Any, ...]]:
         """The rows of ``items`` as the driver takes them, in the statement's order."""
@@ -245,17 +243,7 @@ class _SqliteInsert:
         return out
 
 
-_SEGMENT_COLUMNS = ("message_id", "raw", "segment", "segment_offset", "segment_length")
 _SHARED = ("direction", "account", "status", "folder", "annotations", "attempts", "created_at", "updated_at")
-
-
-def _processor(column: Any, dialect: Dialect) -> Callable[[Any], Any]:
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process if process is not None else _same
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 @lru_cache(maxsize=4)
@@ -275,7 +263,11 @@ def _insert_sqlite(session: Session, account: str, folder: str, fresh: list[Inge
         database = sqlite_path(session.get_bind().engine.url)
         if database is not None and sum(len(i.raw) for i in fresh) >= SEGMENT_MIN_BATCH:
             places = writer_for(database).append([i.raw for i in fresh])  # durable before the commit
-            cursor.executemany(sql.segment, [(mid, b"", *at) for mid, at in zip(ids, places, strict=True)])
+            pointers = [
+                {"message_id": mid, "raw": b"", "segment": name, "segment_offset": at, "segment_length": size}
+                for mid, (name, at, size) in zip(ids, places, strict=True)
+            ]
+            insert_rows(session, _RAW, pointers)
             return ids
         small = [(mid, i.raw) for mid, i in zip(ids, fresh, strict=True) if len(i.raw) <= STREAM_ABOVE]
         if small:
